@@ -1,0 +1,75 @@
+//! `#[derive(App)]`: an enum of channel types that share one engine.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+use syn::{Data, DeriveInput, Fields};
+
+/// Generates `App`, `From<Variant>` and `Member<Variant>` for each variant.
+pub(crate) fn derive(input: TokenStream) -> TokenStream {
+    let input: DeriveInput = match syn::parse2(input) {
+        Ok(input) => input,
+        Err(e) => return e.to_compile_error(),
+    };
+    let name = &input.ident;
+    let Data::Enum(data) = &input.data else {
+        return syn::Error::new_spanned(
+            &input.ident,
+            "#[derive(App)] goes on an enum with one variant per channel type, as in `enum Proxy { Front(Front), Back(Back) }`",
+        )
+        .to_compile_error();
+    };
+    let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
+    let mut arms = Vec::new();
+    let mut extra = Vec::new();
+    for variant in &data.variants {
+        let vname = &variant.ident;
+        let ty = match &variant.fields {
+            Fields::Unnamed(fields) if fields.unnamed.len() == 1 => &fields.unnamed[0].ty,
+            _ => {
+                return syn::Error::new_spanned(
+                    variant,
+                    "each variant of an App enum holds one channel type, as in `Front(Front)`",
+                )
+                .to_compile_error();
+            }
+        };
+        arms.push(quote! {
+            Self::#vname(channel) => ::pants::__private::dispatch::<#ty>(channel, core, key, event),
+        });
+        extra.push(quote! {
+            #[automatically_derived]
+            impl #impl_generics ::core::convert::From<#ty> for #name #ty_generics #where_clause {
+                fn from(channel: #ty) -> Self {
+                    Self::#vname(channel)
+                }
+            }
+            #[automatically_derived]
+            impl #impl_generics ::pants::Member<#ty> for #name #ty_generics #where_clause {
+                #[allow(unreachable_patterns)]
+                fn member_mut(&mut self) -> ::core::option::Option<&mut #ty> {
+                    match self {
+                        Self::#vname(channel) => ::core::option::Option::Some(channel),
+                        _ => ::core::option::Option::None,
+                    }
+                }
+            }
+        });
+    }
+    quote! {
+        #[automatically_derived]
+        impl #impl_generics ::pants::App for #name #ty_generics #where_clause {
+            #[inline]
+            fn __pants_event(
+                &mut self,
+                core: &mut ::pants::__private::Core<Self>,
+                key: usize,
+                event: ::pants::__private::Event<'_>,
+            ) -> usize {
+                match self {
+                    #(#arms)*
+                }
+            }
+        }
+        #(#extra)*
+    }
+}

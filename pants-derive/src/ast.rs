@@ -1,0 +1,141 @@
+//! The parsed form of a `#[channel]` impl block.
+
+use proc_macro2::{Span, TokenStream};
+use syn::spanned::Spanned;
+use syn::{Attribute, FnArg, ImplItem, ImplItemFn, ItemImpl, Path, Visibility};
+
+use crate::attr::{self, Kind, ReadAttr};
+
+/// A `#[channel]` impl: the user's impl (helper attributes removed) and its handlers.
+pub(crate) struct Channel {
+    pub(crate) item: ItemImpl,
+    pub(crate) app: Option<Path>,
+    pub(crate) handlers: Vec<Handler>,
+}
+
+/// One annotated method.
+pub(crate) struct Handler {
+    pub(crate) kind: Kind,
+    pub(crate) name: syn::Ident,
+    pub(crate) vis: Visibility,
+    /// The attribute, for errors about the attribute.
+    pub(crate) attr_span: Span,
+    /// The signature, for errors about it and for spans of generated calls.
+    pub(crate) sig_span: Span,
+    /// `#[cfg]`s copied onto everything generated from this method.
+    pub(crate) cfgs: Vec<Attribute>,
+    pub(crate) read: Option<ReadAttr>,
+    /// Inputs after the receiver.
+    pub(crate) args: usize,
+    pub(crate) receiver: Receiver,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Receiver {
+    MutRef,
+    Other,
+    Missing,
+}
+
+impl Channel {
+    /// Parses the attribute arguments and the impl, collecting errors.
+    pub(crate) fn from_syn(
+        args: TokenStream,
+        mut item: ItemImpl,
+        errors: &mut Vec<syn::Error>,
+    ) -> Self {
+        let app = parse_args(args, errors);
+        let mut handlers = Vec::new();
+        for impl_item in &mut item.items {
+            match impl_item {
+                ImplItem::Fn(method) => handlers.extend(take_handlers(method, errors)),
+                ImplItem::Macro(mac) => errors.push(syn::Error::new_spanned(
+                    &mac.mac.path,
+                    "a macro inside a #[channel] impl hides its methods from #[channel]; move the macro to a separate impl block",
+                )),
+                _ => {}
+            }
+        }
+        Self {
+            item,
+            app,
+            handlers,
+        }
+    }
+}
+
+/// `#[channel]` or `#[channel(app = Path)]`.
+fn parse_args(args: TokenStream, errors: &mut Vec<syn::Error>) -> Option<Path> {
+    let mut app = None;
+    let parser = syn::meta::parser(|meta| {
+        if meta.path.is_ident("app") {
+            if app.is_some() {
+                return Err(meta.error("duplicate key `app`; give it once"));
+            }
+            app = Some(meta.value()?.parse::<Path>()?);
+            Ok(())
+        } else {
+            Err(meta.error("unknown key in #[channel]; the only key is `app = EnumName` (an enum with #[derive(App)])"))
+        }
+    });
+    if let Err(e) = syn::parse::Parser::parse2(parser, args) {
+        errors.push(e);
+    }
+    app
+}
+
+/// Removes the helper attributes from a method and describes its handlers.
+fn take_handlers(method: &mut ImplItemFn, errors: &mut Vec<syn::Error>) -> Vec<Handler> {
+    let mut found = Vec::new();
+    method.attrs.retain(|attr| match Kind::of(attr) {
+        Some(kind) => {
+            found.push((kind, attr.clone()));
+            false
+        }
+        None => true,
+    });
+    let cfgs: Vec<Attribute> = method
+        .attrs
+        .iter()
+        .filter(|a| a.path().is_ident("cfg"))
+        .cloned()
+        .collect();
+    let receiver = match method.sig.inputs.first() {
+        Some(FnArg::Receiver(r))
+            if r.reference.is_some() && r.mutability.is_some() && r.colon_token.is_none() =>
+        {
+            Receiver::MutRef
+        }
+        Some(FnArg::Receiver(_)) => Receiver::Other,
+        _ => Receiver::Missing,
+    };
+    let args = method
+        .sig
+        .inputs
+        .iter()
+        .filter(|a| matches!(a, FnArg::Typed(_)))
+        .count();
+    found
+        .into_iter()
+        .map(|(kind, attr)| {
+            let read = (kind == Kind::Read).then(|| attr::parse_on_read(&attr, errors));
+            if kind != Kind::Read && !matches!(attr.meta, syn::Meta::Path(_)) {
+                errors.push(syn::Error::new_spanned(
+                    &attr.meta,
+                    format!("#[{}] takes no arguments", kind.name()),
+                ));
+            }
+            Handler {
+                kind,
+                name: method.sig.ident.clone(),
+                vis: method.vis.clone(),
+                attr_span: attr.span(),
+                sig_span: method.sig.span(),
+                cfgs: cfgs.clone(),
+                read,
+                args,
+                receiver,
+            }
+        })
+        .collect()
+}

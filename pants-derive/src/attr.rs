@@ -1,0 +1,208 @@
+//! Parsing of the method attributes: `#[on_read(...)]` and the bare event markers.
+
+use proc_macro2::Span;
+use syn::meta::ParseNestedMeta;
+use syn::{Attribute, Expr, Lit, LitInt, LitStr};
+
+/// The events a method can handle, one attribute each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Read,
+    Connect,
+    Write,
+    Close,
+    ConnectError,
+    OverflowError,
+}
+
+impl Kind {
+    pub(crate) const ALL: [(&'static str, Kind); 6] = [
+        ("on_read", Kind::Read),
+        ("on_connect", Kind::Connect),
+        ("on_write", Kind::Write),
+        ("on_close", Kind::Close),
+        ("on_connect_error", Kind::ConnectError),
+        ("on_overflow_error", Kind::OverflowError),
+    ];
+
+    pub(crate) fn name(self) -> &'static str {
+        Kind::ALL
+            .iter()
+            .find(|(_, k)| *k == self)
+            .map_or("on_read", |(n, _)| n)
+    }
+
+    /// Which helper attribute this is, if any (`on_read` or `pants::on_read`).
+    pub(crate) fn of(attr: &Attribute) -> Option<Kind> {
+        let path = attr.path();
+        let last = path.segments.last()?;
+        let prefixed_ok = path.segments.len() == 1
+            || (path.segments.len() == 2 && path.segments[0].ident == "pants");
+        if !prefixed_ok {
+            return None;
+        }
+        Kind::ALL
+            .iter()
+            .find(|(n, _)| last.ident == n)
+            .map(|(_, k)| *k)
+    }
+}
+
+/// How an `#[on_read]` state frames input.
+#[derive(Clone)]
+pub(crate) enum Framing {
+    Any,
+    Bytes(LitInt, u64),
+    Delimiter(LitStr, Vec<u8>),
+    Regex(LitStr),
+}
+
+/// Regex mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mode {
+    Search,
+    Match,
+}
+
+/// Everything `#[on_read(...)]` says.
+
+pub(crate) struct ReadAttr {
+    pub(crate) framing: Framing,
+    pub(crate) framing_span: Span,
+    pub(crate) mode: Option<(Mode, Span)>,
+    pub(crate) max: Option<(LitInt, u64)>,
+    pub(crate) initial: Option<Span>,
+}
+
+pub(crate) const READ_KEYS: &str = "`delimiter`, `bytes`, `regex`, `mode`, `max`, `initial`";
+
+/// Parses `#[on_read]` / `#[on_read(key = value, ...)]`, collecting errors.
+pub(crate) fn parse_on_read(attr: &Attribute, errors: &mut Vec<syn::Error>) -> ReadAttr {
+    let mut out = ReadAttr {
+        framing: Framing::Any,
+        framing_span: Span::call_site(),
+        mode: None,
+        max: None,
+        initial: None,
+    };
+    if matches!(attr.meta, syn::Meta::Path(_)) {
+        return out;
+    }
+    let mut seen: Vec<String> = Vec::new();
+    let mut framing_key: Option<String> = None;
+    let result = attr.parse_nested_meta(|meta| {
+        let key = meta.path.get_ident().map(ToString::to_string).unwrap_or_default();
+        if seen.contains(&key) {
+            errors.push(meta.error(format!("duplicate key `{key}`; give it once")));
+            skip_value(&meta)?;
+            return Ok(());
+        }
+        seen.push(key.clone());
+        match key.as_str() {
+            "delimiter" | "bytes" | "regex" => {
+                if let Some(first) = &framing_key {
+                    errors.push(meta.error(format!(
+                        "`{key}` and `{first}` are two framing kinds; a read state has one (use another #[on_read] method for another state)"
+                    )));
+                    skip_value(&meta)?;
+                    return Ok(());
+                }
+                framing_key = Some(key.clone());
+                out.framing_span = meta.path.get_ident().map_or_else(Span::call_site, syn::Ident::span);
+                out.framing = parse_framing(&key, &meta, errors)?;
+            }
+            "mode" => {
+                let value: LitStr = meta.value()?.parse()?;
+                match value.value().as_str() {
+                    "search" => out.mode = Some((Mode::Search, value.span())),
+                    "match" => out.mode = Some((Mode::Match, value.span())),
+                    other => errors.push(syn::Error::new(
+                        value.span(),
+                        format!("unknown regex mode `{other}`; expected `mode = \"search\"` or `mode = \"match\"`"),
+                    )),
+                }
+            }
+            "max" => {
+                let value: LitInt = meta.value()?.parse()?;
+                let n: u64 = value.base10_parse()?;
+                if n == 0 {
+                    errors.push(syn::Error::new(value.span(), "`max = 0` leaves no room for a frame; give a byte count > 0"));
+                }
+                out.max = Some((value, n));
+            }
+            "initial" => out.initial = Some(meta.path.get_ident().map_or_else(Span::call_site, syn::Ident::span)),
+            _ => {
+                errors.push(meta.error(format!("unknown key `{key}` in #[on_read]; expected one of {READ_KEYS}")));
+                skip_value(&meta)?;
+            }
+        }
+        Ok(())
+    });
+    if let Err(e) = result {
+        errors.push(e);
+    }
+    out
+}
+
+fn parse_framing(
+    key: &str,
+    meta: &ParseNestedMeta<'_>,
+    errors: &mut Vec<syn::Error>,
+) -> syn::Result<Framing> {
+    let expr: Expr = meta.value()?.parse()?;
+    let Expr::Lit(lit) = &expr else {
+        return Err(syn::Error::new_spanned(
+            &expr,
+            format!("`{key}` takes a literal"),
+        ));
+    };
+    match (key, &lit.lit) {
+        ("delimiter", Lit::Str(s)) => {
+            let bytes = s.value().into_bytes();
+            if bytes.is_empty() {
+                errors.push(syn::Error::new(s.span(), "empty delimiter: a frame would never end; give at least one byte, e.g. `delimiter = \"\\r\\n\"`"));
+            }
+            Ok(Framing::Delimiter(s.clone(), bytes))
+        }
+        ("delimiter", Lit::ByteStr(b)) => {
+            let bytes = b.value();
+            if bytes.is_empty() {
+                errors.push(syn::Error::new(b.span(), "empty delimiter: a frame would never end; give at least one byte, e.g. `delimiter = b\"\\r\\n\"`"));
+            }
+            Ok(Framing::Delimiter(
+                LitStr::new(&String::from_utf8_lossy(&bytes), b.span()),
+                bytes,
+            ))
+        }
+        ("bytes", Lit::Int(i)) => {
+            let n: u64 = i.base10_parse()?;
+            if n == 0 {
+                errors.push(syn::Error::new(
+                    i.span(),
+                    "`bytes = 0` would hand out empty frames forever; give a size > 0",
+                ));
+            }
+            Ok(Framing::Bytes(i.clone(), n))
+        }
+        ("regex", Lit::Str(s)) => Ok(Framing::Regex(s.clone())),
+        ("delimiter", other) => Err(syn::Error::new(
+            other.span(),
+            "expected a string, as in `delimiter = \"\\r\\n\"`",
+        )),
+        ("bytes", other) => Err(syn::Error::new(
+            other.span(),
+            "expected a byte count, as in `bytes = 8`",
+        )),
+        (_, other) => Err(syn::Error::new(
+            other.span(),
+            "expected a string, as in `regex = r\"\\s+\"`",
+        )),
+    }
+}
+
+fn skip_value(meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
+    if meta.input.peek(syn::Token![=]) {
+        let _: Expr = meta.value()?.parse()?;
+    }
+    Ok(())
+}

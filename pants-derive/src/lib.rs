@@ -1,0 +1,43 @@
+//! Procedural macros for `pants`. Use them through the `pants` crate, which
+//! documents them: `#[channel]`, `#[on_read]`, `#[on_connect]`, `#[on_write]`,
+//! `#[on_close]`, `#[on_connect_error]`, `#[on_overflow_error]`, `#[derive(App)]`.
+//!
+//! Pipeline (thiserror / serde style): `ast` parses the impl and its method
+//! attributes (errors collected, not thrown), `valid` checks the rules that
+//! span several methods, `expand` writes the code; on any error `fallback`
+//! re-emits the user's impl without the helper attributes plus every error,
+//! so only the real mistakes show.
+#![allow(clippy::too_many_lines, reason = "quote! blocks read best whole")]
+
+mod app;
+mod ast;
+mod attr;
+mod expand;
+mod fallback;
+mod valid;
+
+use proc_macro::TokenStream;
+
+/// Turns an impl block into a protocol. Documented on `pants::channel`.
+#[proc_macro_attribute]
+pub fn channel(args: TokenStream, input: TokenStream) -> TokenStream {
+    expand::channel(args.into(), input.into()).into()
+}
+
+/// Implements `pants::App` for an enum of channel types.
+#[proc_macro_derive(App)]
+pub fn derive_app(input: TokenStream) -> TokenStream {
+    app::derive(input.into()).into()
+}
+
+macro_rules! stray_helper {
+    ($($name:ident)*) => {$(
+        #[doc = concat!("`#[", stringify!($name), "]` marks a handler method; it only means something inside a `#[channel]` impl.")]
+        #[proc_macro_attribute]
+        pub fn $name(args: TokenStream, input: TokenStream) -> TokenStream {
+            fallback::stray(stringify!($name), args.into(), input.into()).into()
+        }
+    )*};
+}
+
+stray_helper!(on_read on_connect on_write on_close on_connect_error on_overflow_error);

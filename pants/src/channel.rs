@@ -1,0 +1,207 @@
+//! The traits `#[channel]` implements, and the small types handlers see.
+//!
+//! Users do not implement these traits by hand: `#[channel]` on an impl block
+//! writes them, and `#[derive(App)]` writes [`App`] for an enum of channel
+//! types. Their methods are the static dispatch table: every call from the
+//! engine into user code is a direct (inlinable) call chosen by a `match` on a
+//! state index, never a trait object.
+
+use std::fmt;
+use std::marker::PhantomData;
+
+use regex::bytes::{CaptureLocations, Regex};
+
+use crate::__private::{Core, Event};
+use crate::error::Error;
+use crate::framing::Framing;
+use crate::stream::Stream;
+
+/// A protocol: the handler type that `#[channel]` annotates.
+///
+/// Each `#[on_read]` method is a read state; [`Channel::__pants_rule`] tells
+/// the engine how to frame input in a state and [`Channel::__pants_frame`]
+/// calls the state's method with one frame.
+pub trait Channel: Sized + 'static {
+    /// The engine's channel type: `Self` for an engine that runs one
+    /// protocol, or an enum made with `#[derive(App)]`.
+    type App: App + Member<Self>;
+
+    #[doc(hidden)]
+    const __PANTS_INITIAL: u16 = 0;
+
+    #[doc(hidden)]
+    fn __pants_rule(&self, state: u16) -> Rule;
+
+    #[doc(hidden)]
+    fn __pants_frame(&mut self, s: &mut Stream<'_, Self>, state: u16, frame: Payload<'_>);
+
+    #[doc(hidden)]
+    fn __pants_connect(&mut self, _s: &mut Stream<'_, Self>) {}
+
+    #[doc(hidden)]
+    fn __pants_write(&mut self, _s: &mut Stream<'_, Self>) {}
+
+    #[doc(hidden)]
+    fn __pants_close(&mut self, _s: &mut Stream<'_, Self>) {}
+
+    #[doc(hidden)]
+    fn __pants_connect_error(&mut self, s: &mut Stream<'_, Self>, error: &Error) {
+        log::warn!("stream {}: {error}", s.id());
+    }
+
+    #[doc(hidden)]
+    fn __pants_overflow(&mut self, s: &mut Stream<'_, Self>, error: &Error) {
+        log::warn!("stream {} ({}): {error}; closing it", s.id(), s.remote_addr());
+        s.close();
+    }
+}
+
+/// The engine's channel type: one channel type, or an enum of several.
+///
+/// `#[channel]` implements it for the annotated type (an engine of one
+/// protocol); `#[derive(App)]` implements it for an enum whose variants each
+/// hold one channel type (a proxy's front and back), dispatching with a
+/// `match`.
+pub trait App: Sized + 'static {
+    #[doc(hidden)]
+    fn __pants_event(&mut self, core: &mut Core<Self>, key: usize, event: Event<'_>) -> usize;
+}
+
+/// `A` can hold a `C` (an [`App`] enum variant, or `C` itself).
+pub trait Member<C>: From<C> {
+    /// The `C` inside, if this value holds one.
+    fn member_mut(&mut self) -> Option<&mut C>;
+}
+
+impl<C> Member<C> for C {
+    fn member_mut(&mut self) -> Option<&mut C> {
+        Some(self)
+    }
+}
+
+/// A read state of channel `C`: one of its `#[on_read]` methods.
+///
+/// `#[channel]` defines one constant per `#[on_read]` method, named after the
+/// method in upper case (`fn body` gives `Self::BODY`), and
+/// [`Stream::switch`] takes it. Naming a state that does not exist is a
+/// compile error.
+pub struct ReadState<C> {
+    index: u16,
+    _channel: PhantomData<fn() -> C>,
+}
+
+impl<C> ReadState<C> {
+    #[doc(hidden)]
+    pub const fn __new(index: u16) -> Self {
+        Self { index, _channel: PhantomData }
+    }
+
+    /// The state's index in declaration order of the `#[on_read]` methods.
+    pub const fn index(self) -> u16 {
+        self.index
+    }
+}
+
+impl<C> Clone for ReadState<C> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<C> Copy for ReadState<C> {}
+
+impl<C> PartialEq for ReadState<C> {
+    fn eq(&self, other: &Self) -> bool {
+        self.index == other.index
+    }
+}
+
+impl<C> Eq for ReadState<C> {}
+
+impl<C> fmt::Debug for ReadState<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ReadState({})", self.index)
+    }
+}
+
+/// How one read state frames its input, and how much it may buffer.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug)]
+pub struct Rule {
+    pub framing: Framing<'static>,
+    pub max: usize,
+}
+
+impl Rule {
+    /// The effective cap: never below what one frame needs.
+    pub fn limit(&self) -> usize {
+        self.max.max(self.framing.min_buffer())
+    }
+}
+
+/// One frame on its way to a handler: bytes, plus captures in regex match mode.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug)]
+pub struct Payload<'a> {
+    pub bytes: &'a [u8],
+    pub captures: Option<(&'a Regex, &'a CaptureLocations)>,
+}
+
+impl<'a> Payload<'a> {
+    /// The frame as a regex match (match mode).
+    pub fn to_match(self) -> Match<'a> {
+        match self.captures {
+            Some((regex, locations)) => Match { bytes: self.bytes, regex: Some(regex), locations: Some(locations) },
+            None => Match { bytes: self.bytes, regex: None, locations: None },
+        }
+    }
+}
+
+/// A frame read in regex match mode: the matched bytes and their capture groups.
+///
+/// Borrowed from the stream's buffer: nothing is allocated per frame.
+#[derive(Clone, Copy)]
+pub struct Match<'a> {
+    bytes: &'a [u8],
+    regex: Option<&'a Regex>,
+    locations: Option<&'a CaptureLocations>,
+}
+
+impl<'a> Match<'a> {
+    /// The whole match.
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
+    /// Capture group `i` (0 is the whole match), if it took part in the match.
+    pub fn get(&self, i: usize) -> Option<&'a [u8]> {
+        match self.locations {
+            Some(locs) => locs.get(i).map(|(start, end)| &self.bytes[start..end]),
+            None => (i == 0).then_some(self.bytes),
+        }
+    }
+
+    /// The capture group called `name`, if it took part in the match.
+    pub fn name(&self, name: &str) -> Option<&'a [u8]> {
+        let regex = self.regex?;
+        let index = regex.capture_names().position(|n| n == Some(name))?;
+        self.get(index)
+    }
+
+    /// Number of groups, the whole match included.
+    pub fn len(&self) -> usize {
+        self.locations.map_or(1, CaptureLocations::len)
+    }
+
+    /// Always false: a match has at least group 0.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+}
+
+impl fmt::Debug for Match<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let groups: Vec<_> = (0..self.len()).map(|i| self.get(i).map(String::from_utf8_lossy)).collect();
+        f.debug_struct("Match").field("groups", &groups).finish()
+    }
+}

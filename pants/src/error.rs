@@ -1,0 +1,84 @@
+//! The one error type of the runtime.
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+
+/// A `Result` whose error is [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in pants.
+///
+/// Messages are lower-case and name the input that was wrong (the address,
+/// the limit), so `eprintln!("error: {e}")` is a complete report.
+#[non_exhaustive]
+#[derive(Debug)]
+pub enum Error {
+    /// An operating-system error without more context (creating the poller, say).
+    Io(io::Error),
+    /// An address that could not be parsed or resolved.
+    Address {
+        /// The address as the caller wrote it.
+        input: String,
+        /// Why it was rejected.
+        reason: String,
+    },
+    /// Binding or listening failed (address in use, permission denied, ...).
+    Listen {
+        /// The address the listener tried to bind.
+        addr: SocketAddr,
+        /// The operating system's error.
+        source: io::Error,
+    },
+    /// A connection attempt failed (refused, unreachable, timed out, name not resolved).
+    Connect {
+        /// The address as the caller wrote it.
+        addr: String,
+        /// The operating system's error (or the resolver's).
+        source: io::Error,
+    },
+    /// A stream buffered more bytes than its read state allows without
+    /// completing a frame.
+    Overflow {
+        /// The read state's cap, in bytes.
+        limit: usize,
+        /// How many bytes were waiting when the cap was passed.
+        buffered: usize,
+    },
+    /// A timer was given a zero delay or interval.
+    InvalidDelay,
+    /// The channel is closed (or was never there): nothing was done.
+    Closed,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Io(e) => write!(f, "{e}"),
+            Error::Address { input, reason } => write!(f, "invalid address `{input}`: {reason}"),
+            Error::Listen { addr, source } => write!(f, "cannot listen on {addr}: {source}"),
+            Error::Connect { addr, source } => write!(f, "cannot connect to {addr}: {source}"),
+            Error::Overflow { limit, buffered } => write!(
+                f,
+                "read buffer overflow: {buffered} bytes buffered without a complete frame (limit {limit})"
+            ),
+            Error::InvalidDelay => f.write_str("timer delay must be greater than zero"),
+            Error::Closed => f.write_str("channel is closed"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io(e) | Error::Listen { source: e, .. } | Error::Connect { source: e, .. } => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Self {
+        Error::Io(e)
+    }
+}
