@@ -36,7 +36,12 @@ pub enum Event<'a> {
 }
 
 /// Runs one event on channel `C`: the body of every generated `App` impl.
-pub fn dispatch<C: Channel>(channel: &mut C, core: &mut Core<C::App>, key: usize, event: Event<'_>) -> usize {
+pub fn dispatch<C: Channel>(
+    channel: &mut C,
+    core: &mut Core<C::App>,
+    key: usize,
+    event: Event<'_>,
+) -> usize {
     let mut s = Stream::<C>::new(core, key);
     match event {
         Event::Connect => channel.__pants_connect(&mut s),
@@ -79,7 +84,14 @@ fn read<C: Channel>(channel: &mut C, s: &mut Stream<'_, C>, input: &[u8], eof: b
             Framing::Match(re) => locations.as_ref().map(|(_, l)| (re, l)),
             _ => None,
         };
-        channel.__pants_frame(s, state, Payload { bytes: &rest[frame.data], captures });
+        channel.__pants_frame(
+            s,
+            state,
+            Payload {
+                bytes: &rest[frame.data],
+                captures,
+            },
+        );
         pos += frame.consumed;
     }
     if pos < input.len() && eof && s.is_reading() {
@@ -93,7 +105,10 @@ fn read<C: Channel>(channel: &mut C, s: &mut Stream<'_, C>, input: &[u8], eof: b
             if matches!(rule.framing, Framing::Delimiter(_) | Framing::Search(_)) {
                 s.io_mut().flags |= flag::DISCARDING;
             }
-            let error = Error::Overflow { limit: rule.limit(), buffered: left };
+            let error = Error::Overflow {
+                limit: rule.limit(),
+                buffered: left,
+            };
             channel.__pants_overflow(s, &error);
             return input.len();
         }
@@ -110,13 +125,15 @@ fn skip_discarded<C: Channel>(channel: &C, s: &mut Stream<'_, C>, input: &[u8]) 
     let rule = channel.__pants_rule(s.io().state);
     let mut scan = 0;
     match rule.framing {
-        Framing::Delimiter(_) | Framing::Search(_) => match rule.framing.next_frame(input, &mut scan, None) {
-            Some(frame) => {
-                s.io_mut().flags &= !flag::DISCARDING;
-                frame.consumed
+        Framing::Delimiter(_) | Framing::Search(_) => {
+            match rule.framing.next_frame(input, &mut scan, None) {
+                Some(frame) => {
+                    s.io_mut().flags &= !flag::DISCARDING;
+                    frame.consumed
+                }
+                None => input.len(),
             }
-            None => input.len(),
-        },
+        }
         _ => {
             s.io_mut().flags &= !flag::DISCARDING;
             0
@@ -127,11 +144,23 @@ fn skip_discarded<C: Channel>(channel: &C, s: &mut Stream<'_, C>, input: &[u8]) 
 /// The peer closed mid-frame: a delimited rule gets the fragment as a last
 /// frame; a fixed-size or anchored rule cannot, and the fragment is logged
 /// and dropped.
-fn finish_partial<C: Channel>(channel: &mut C, s: &mut Stream<'_, C>, input: &[u8], pos: usize) -> usize {
+fn finish_partial<C: Channel>(
+    channel: &mut C,
+    s: &mut Stream<'_, C>,
+    input: &[u8],
+    pos: usize,
+) -> usize {
     let state = s.io().state;
     let rule = channel.__pants_rule(state);
     if rule.framing.delivers_partial_at_eof() {
-        channel.__pants_frame(s, state, Payload { bytes: &input[pos..], captures: None });
+        channel.__pants_frame(
+            s,
+            state,
+            Payload {
+                bytes: &input[pos..],
+                captures: None,
+            },
+        );
     } else {
         log::warn!(
             "stream {} ({}): peer closed with {} bytes of an incomplete frame; dropped",

@@ -67,10 +67,15 @@ impl IntoAddr for &String {
 
 /// Parses `HOST:PORT`, `[V6]:PORT` or a bare port.
 fn resolve_str(input: &str, listening: bool) -> Result<Vec<SocketAddr>> {
-    let bad = |reason: &str| Error::Address { input: input.to_owned(), reason: reason.to_owned() };
+    let bad = |reason: &str| Error::Address {
+        input: input.to_owned(),
+        reason: reason.to_owned(),
+    };
     let text = input.trim();
     if text.is_empty() {
-        return Err(bad("empty address; expected HOST:PORT, [IPV6]:PORT or PORT"));
+        return Err(bad(
+            "empty address; expected HOST:PORT, [IPV6]:PORT or PORT",
+        ));
     }
     if let Ok(addr) = text.parse::<SocketAddr>() {
         return Ok(vec![addr]);
@@ -78,7 +83,9 @@ fn resolve_str(input: &str, listening: bool) -> Result<Vec<SocketAddr>> {
     if text.bytes().all(|b| b.is_ascii_digit()) {
         let port: u16 = text.parse().map_err(|_| bad("port must be 0..=65535"))?;
         if !listening {
-            return Err(bad("a bare port needs a host to connect to; expected HOST:PORT"));
+            return Err(bad(
+                "a bare port needs a host to connect to; expected HOST:PORT",
+            ));
         }
         // Dual-stack `[::]`, or IPv4 only where IPv6 is unavailable.
         return Ok(vec![
@@ -123,9 +130,18 @@ mod tests {
 
     #[test]
     fn forms() {
-        assert_eq!("127.0.0.1:80".resolve(true).unwrap(), vec!["127.0.0.1:80".parse().unwrap()]);
-        assert_eq!("[::1]:80".resolve(true).unwrap(), vec!["[::1]:80".parse().unwrap()]);
-        let any: Vec<SocketAddr> = vec!["[::]:4040".parse().unwrap(), "0.0.0.0:4040".parse().unwrap()];
+        assert_eq!(
+            "127.0.0.1:80".resolve(true).unwrap(),
+            vec!["127.0.0.1:80".parse().unwrap()]
+        );
+        assert_eq!(
+            "[::1]:80".resolve(true).unwrap(),
+            vec!["[::1]:80".parse().unwrap()]
+        );
+        let any: Vec<SocketAddr> = vec![
+            "[::]:4040".parse().unwrap(),
+            "0.0.0.0:4040".parse().unwrap(),
+        ];
         assert_eq!("4040".resolve(true).unwrap(), any);
         assert_eq!(4040u16.resolve(true).unwrap(), any);
         assert!(!"localhost:80".resolve(false).unwrap().is_empty());
@@ -133,7 +149,18 @@ mod tests {
 
     #[test]
     fn errors_name_the_input() {
-        for bad in ["", "nope", "1.2.3.4:", "1.2.3.4:99999", ":80", "::1:80", "[::1:80", "70000", "host:port", "a b:80x"] {
+        for bad in [
+            "",
+            "nope",
+            "1.2.3.4:",
+            "1.2.3.4:99999",
+            ":80",
+            "::1:80",
+            "[::1:80",
+            "70000",
+            "host:port",
+            "a b:80x",
+        ] {
             let err = bad.resolve(true).unwrap_err().to_string();
             assert!(err.contains(&format!("`{bad}`")), "{bad}: {err}");
         }

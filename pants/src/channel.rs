@@ -51,7 +51,11 @@ pub trait Channel: Sized + 'static {
 
     #[doc(hidden)]
     fn __pants_overflow(&mut self, s: &mut Stream<'_, Self>, error: &Error) {
-        log::warn!("stream {} ({}): {error}; closing it", s.id(), s.remote_addr());
+        log::warn!(
+            "stream {} ({}): {error}; closing it",
+            s.id(),
+            s.remote_addr()
+        );
         s.close();
     }
 }
@@ -93,7 +97,10 @@ pub struct ReadState<C> {
 impl<C> ReadState<C> {
     #[doc(hidden)]
     pub const fn __new(index: u16) -> Self {
-        Self { index, _channel: PhantomData }
+        Self {
+            index,
+            _channel: PhantomData,
+        }
     }
 
     /// The state's index in declaration order of the `#[on_read]` methods.
@@ -151,8 +158,16 @@ impl<'a> Payload<'a> {
     /// The frame as a regex match (match mode).
     pub fn to_match(self) -> Match<'a> {
         match self.captures {
-            Some((regex, locations)) => Match { bytes: self.bytes, regex: Some(regex), locations: Some(locations) },
-            None => Match { bytes: self.bytes, regex: None, locations: None },
+            Some((regex, locations)) => Match {
+                bytes: self.bytes,
+                regex: Some(regex),
+                locations: Some(locations),
+            },
+            None => Match {
+                bytes: self.bytes,
+                regex: None,
+                locations: None,
+            },
         }
     }
 }
@@ -201,7 +216,9 @@ impl<'a> Match<'a> {
 
 impl fmt::Debug for Match<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let groups: Vec<_> = (0..self.len()).map(|i| self.get(i).map(String::from_utf8_lossy)).collect();
+        let groups: Vec<_> = (0..self.len())
+            .map(|i| self.get(i).map(String::from_utf8_lossy))
+            .collect();
         f.debug_struct("Match").field("groups", &groups).finish()
     }
 }

@@ -32,7 +32,11 @@ const KEEP_CAPACITY: usize = 16 * 1024;
 /// A channel-bound or engine-wide timer callback.
 pub(crate) enum TimerFn<A> {
     Engine(Box<dyn FnMut(&mut Engine<A>)>),
-    Channel { key: usize, generation: u32, f: Box<dyn FnMut(&mut A, &mut Core<A>, usize)> },
+    Channel {
+        key: usize,
+        generation: u32,
+        f: Box<dyn FnMut(&mut A, &mut Core<A>, usize)>,
+    },
 }
 
 /// The part of an engine that handlers can reach.
@@ -188,7 +192,9 @@ impl<A> Core<A> {
 
     /// Queues bytes on a stream; false if it no longer accepts writes.
     pub(crate) fn write(&mut self, key: usize, data: &[u8]) -> bool {
-        let Some(io) = self.stream_mut(key) else { return false };
+        let Some(io) = self.stream_mut(key) else {
+            return false;
+        };
         if io.flags & (flag::CLOSING | flag::CLOSED | flag::SHUT_WRITE | flag::WRITE_SHUT) != 0 {
             return false;
         }
@@ -205,7 +211,9 @@ impl<A> Core<A> {
 
     /// Starts a graceful close: queued bytes go out first.
     pub(crate) fn close(&mut self, key: usize) {
-        let Some(io) = self.stream_mut(key) else { return };
+        let Some(io) = self.stream_mut(key) else {
+            return;
+        };
         if io.flags & (flag::CLOSING | flag::CLOSED) != 0 {
             return;
         }
@@ -215,7 +223,9 @@ impl<A> Core<A> {
 
     /// Closes at once, discarding queued bytes.
     pub(crate) fn close_now(&mut self, key: usize) {
-        let Some(io) = self.stream_mut(key) else { return };
+        let Some(io) = self.stream_mut(key) else {
+            return;
+        };
         if io.flags & flag::CLOSED != 0 {
             return;
         }
@@ -236,7 +246,9 @@ impl<A> Core<A> {
 
     /// Half-close: shut our write side once the queue drains; keep reading.
     pub(crate) fn shutdown_write(&mut self, key: usize) {
-        let Some(io) = self.stream_mut(key) else { return };
+        let Some(io) = self.stream_mut(key) else {
+            return;
+        };
         if io.flags & (flag::CLOSED | flag::WRITE_SHUT | flag::SHUT_WRITE) != 0 {
             return;
         }
@@ -259,12 +271,16 @@ impl<A> Core<A> {
     ///
     /// Errors (reset, broken pipe) are returned for the engine to close the stream.
     pub(crate) fn flush(&mut self, key: usize) -> io::Result<bool> {
-        let Some(io) = self.stream_mut(key) else { return Ok(true) };
+        let Some(io) = self.stream_mut(key) else {
+            return Ok(true);
+        };
         io.flags &= !flag::DIRTY;
         if io.flags & flag::CONNECTED == 0 {
             return Ok(io.woff >= io.wbuf.len());
         }
-        let Transport::Tcp(sock) = &mut io.sock else { return Ok(true) };
+        let Transport::Tcp(sock) = &mut io.sock else {
+            return Ok(true);
+        };
         while io.woff < io.wbuf.len() {
             match sock.write(&io.wbuf[io.woff..]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
@@ -309,7 +325,11 @@ impl<A> Core<A> {
             sock,
             generation,
             state: initial,
-            flags: if connecting { flag::CONNECTING } else { flag::CONNECTED },
+            flags: if connecting {
+                flag::CONNECTING
+            } else {
+                flag::CONNECTED
+            },
             scan: 0,
             server_pos: 0,
             server,
@@ -320,7 +340,11 @@ impl<A> Core<A> {
             connect: None,
         };
         if let Transport::Tcp(sock) = &mut io.sock {
-            self.poll.registry().register(sock, token(key, generation), Interest::READABLE | Interest::WRITABLE)?;
+            self.poll.registry().register(
+                sock,
+                token(key, generation),
+                Interest::READABLE | Interest::WRITABLE,
+            )?;
         }
         entry.insert(Slot::Stream(io));
         if let Some(Slot::Server(srv)) = self.slots.get_mut(server as usize) {
@@ -335,7 +359,9 @@ impl<A> Core<A> {
 
     /// Takes a finished stream out of the table (its value is dropped by the engine).
     pub(crate) fn remove_stream(&mut self, key: usize) {
-        let Some(Slot::Stream(mut io)) = self.slots.try_remove(key) else { return };
+        let Some(Slot::Stream(mut io)) = self.slots.try_remove(key) else {
+            return;
+        };
         if let Transport::Tcp(sock) = &mut io.sock {
             let _ = self.poll.registry().deregister(sock);
         }

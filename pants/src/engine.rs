@@ -26,7 +26,9 @@ use mio::{Events, Interest, Token, Waker};
 use crate::__private::Event;
 use crate::addr::IntoAddr;
 use crate::channel::{App, Channel, Member};
-use crate::core::{Core, NO_SERVER, ServerIo, Slot, TimerFn, Transport, WRITE_HIGH_WATER, flag, token, untoken};
+use crate::core::{
+    Core, NO_SERVER, ServerIo, Slot, TimerFn, Transport, WRITE_HIGH_WATER, flag, token, untoken,
+};
 use crate::error::{Error, Result};
 use crate::net::{ListenOptions, listen_any};
 use crate::stream::{ServerId, ServerRef, Stream, StreamId};
@@ -105,7 +107,11 @@ impl<A: App> Engine<A> {
             users: Vec::new(),
             scratch: vec![0; READ_CHUNK].into_boxed_slice(),
             events: Events::with_capacity(1024),
-            shared: Arc::new(Shared { waker, stop: AtomicBool::new(false), calls: Mutex::new(Vec::new()) }),
+            shared: Arc::new(Shared {
+                waker,
+                stop: AtomicBool::new(false),
+                calls: Mutex::new(Vec::new()),
+            }),
             signals: None,
         })
     }
@@ -135,7 +141,12 @@ impl<A: App> Engine<A> {
     }
 
     /// [`listen_with`](Self::listen_with) with a backlog and `SO_REUSEPORT` choice.
-    pub fn listen_with_options<C, F>(&mut self, addr: impl IntoAddr, options: ListenOptions, mut accept: F) -> Result<ServerId>
+    pub fn listen_with_options<C, F>(
+        &mut self,
+        addr: impl IntoAddr,
+        options: ListenOptions,
+        mut accept: F,
+    ) -> Result<ServerId>
     where
         C: Channel<App = A>,
         A: Member<C>,
@@ -145,7 +156,11 @@ impl<A: App> Engine<A> {
         let generation = self.core.next_generation();
         let entry = self.core.slots.vacant_entry();
         let key = entry.key();
-        self.core.poll.registry().register(&mut listener, token(key, generation), Interest::READABLE)?;
+        self.core.poll.registry().register(
+            &mut listener,
+            token(key, generation),
+            Interest::READABLE,
+        )?;
         entry.insert(Slot::Server(ServerIo {
             listener: Some(listener),
             generation,
@@ -155,7 +170,10 @@ impl<A: App> Engine<A> {
             initial: C::__PANTS_INITIAL,
             paused: false,
         }));
-        Ok(ServerId { key: key as u32, generation })
+        Ok(ServerId {
+            key: key as u32,
+            generation,
+        })
     }
 
     /// Opens a client stream to `addr`, run by `channel`.
@@ -171,7 +189,9 @@ impl<A: App> Engine<A> {
         A: Member<C>,
     {
         let id = self.core.connect(&addr, C::__PANTS_INITIAL)?;
-        self.core.born.push((id.key as usize, <A as From<C>>::from(channel)));
+        self.core
+            .born
+            .push((id.key as usize, <A as From<C>>::from(channel)));
         self.settle();
         Ok(id)
     }
@@ -227,7 +247,9 @@ impl<A: App> Engine<A> {
 
     /// A handle for other threads.
     pub fn handle(&self) -> Handle<A> {
-        Handle { shared: Arc::clone(&self.shared) }
+        Handle {
+            shared: Arc::clone(&self.shared),
+        }
     }
 
     /// Stops the engine cleanly on SIGINT or SIGTERM.
@@ -242,7 +264,10 @@ impl<A: App> Engine<A> {
             signal_hook::low_level::pipe::register(signal, write.try_clone()?)?;
         }
         let mut read = mio::net::UnixStream::from_std(read);
-        self.core.poll.registry().register(&mut read, SIGNALS, Interest::READABLE)?;
+        self.core
+            .poll
+            .registry()
+            .register(&mut read, SIGNALS, Interest::READABLE)?;
         self.signals = Some(read);
         Ok(())
     }
@@ -256,11 +281,18 @@ impl<A: App> Engine<A> {
     pub fn server(&mut self, id: ServerId) -> Option<ServerRef<'_, A>> {
         self.core
             .is_live(id.key as usize, id.generation)
-            .then(|| ServerRef { core: &mut self.core, key: id.key as usize })
+            .then(|| ServerRef {
+                core: &mut self.core,
+                key: id.key as usize,
+            })
     }
 
     /// Runs `f` with a stream's channel value and handle, if it is still open.
-    pub fn with_stream<C, R>(&mut self, id: StreamId, f: impl FnOnce(&mut C, &mut Stream<'_, C>) -> R) -> Option<R>
+    pub fn with_stream<C, R>(
+        &mut self,
+        id: StreamId,
+        f: impl FnOnce(&mut C, &mut Stream<'_, C>) -> R,
+    ) -> Option<R>
     where
         C: Channel<App = A>,
         A: Member<C>,
@@ -277,7 +309,8 @@ impl<A: App> Engine<A> {
 
     /// Queues `data` on a stream; false if it is gone or closing.
     pub fn write(&mut self, id: StreamId, data: &[u8]) -> bool {
-        let ok = self.core.is_live(id.key as usize, id.generation) && self.core.write(id.key as usize, data);
+        let ok = self.core.is_live(id.key as usize, id.generation)
+            && self.core.write(id.key as usize, data);
         self.settle();
         ok
     }
@@ -300,7 +333,11 @@ impl<A: App> Engine<A> {
 
     /// Live streams (accepted and connected).
     pub fn stream_count(&self) -> usize {
-        self.core.slots.iter().filter(|(_, s)| matches!(s, Slot::Stream(_))).count()
+        self.core
+            .slots
+            .iter()
+            .filter(|(_, s)| matches!(s, Slot::Stream(_)))
+            .count()
     }
 
     /// Runs `f` on the next loop turn.
@@ -323,7 +360,11 @@ impl<A: App> Engine<A> {
     ///
     /// # Errors
     /// [`Error::InvalidDelay`] for a zero delay.
-    pub fn defer(&mut self, delay: Duration, f: impl FnOnce(&mut Self) + 'static) -> Result<TimerId> {
+    pub fn defer(
+        &mut self,
+        delay: Duration,
+        f: impl FnOnce(&mut Self) + 'static,
+    ) -> Result<TimerId> {
         if delay.is_zero() {
             return Err(Error::InvalidDelay);
         }
@@ -340,7 +381,11 @@ impl<A: App> Engine<A> {
     ///
     /// # Errors
     /// [`Error::InvalidDelay`] for a zero interval.
-    pub fn cycle(&mut self, interval: Duration, f: impl FnMut(&mut Self) + 'static) -> Result<TimerId> {
+    pub fn cycle(
+        &mut self,
+        interval: Duration,
+        f: impl FnMut(&mut Self) + 'static,
+    ) -> Result<TimerId> {
         if interval.is_zero() {
             return Err(Error::InvalidDelay);
         }
@@ -354,14 +399,23 @@ impl<A: App> Engine<A> {
     }
 
     fn timer(&mut self, kind: Kind, f: impl FnMut(&mut Self) + 'static) -> TimerId {
-        self.core.timers.insert(kind, TimerFn::Engine(Box::new(f)), Instant::now())
+        self.core
+            .timers
+            .insert(kind, TimerFn::Engine(Box::new(f)), Instant::now())
     }
 
     fn wait_time(&mut self, timeout: Option<Duration>) -> Option<Duration> {
-        if self.core.timers.has_turn_work() || !self.core.resume.is_empty() || !self.core.failed.is_empty() {
+        if self.core.timers.has_turn_work()
+            || !self.core.resume.is_empty()
+            || !self.core.failed.is_empty()
+        {
             return Some(Duration::ZERO);
         }
-        let until_timer = self.core.timers.next_deadline().map(|d| d.saturating_duration_since(Instant::now()));
+        let until_timer = self
+            .core
+            .timers
+            .next_deadline()
+            .map(|d| d.saturating_duration_since(Instant::now()));
         match (until_timer, timeout) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -381,7 +435,9 @@ impl<A: App> Engine<A> {
     }
 
     fn run_timer(&mut self, id: TimerId) {
-        let Some(mut payload) = self.core.timers.start(id) else { return };
+        let Some(mut payload) = self.core.timers.start(id) else {
+            return;
+        };
         match &mut payload {
             TimerFn::Engine(f) => {
                 if catch_unwind(AssertUnwindSafe(|| f(self))).is_err() {
@@ -394,7 +450,9 @@ impl<A: App> Engine<A> {
                     self.core.timers.cancel(id);
                     return;
                 }
-                let Some(app) = self.users.get_mut(key).and_then(Option::as_mut) else { return };
+                let Some(app) = self.users.get_mut(key).and_then(Option::as_mut) else {
+                    return;
+                };
                 let core = &mut self.core;
                 if catch_unwind(AssertUnwindSafe(|| f(app, core, key))).is_err() {
                     log::error!("a timer callback of stream #{key} panicked; closing the stream");
@@ -410,7 +468,13 @@ impl<A: App> Engine<A> {
         if self.shared.stop.swap(false, Ordering::AcqRel) {
             self.core.stopping = true;
         }
-        let calls = std::mem::take(&mut *self.shared.calls.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        let calls = std::mem::take(
+            &mut *self
+                .shared
+                .calls
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
         for call in calls {
             if catch_unwind(AssertUnwindSafe(|| call(self))).is_err() {
                 log::error!("a call sent through a Handle panicked; the engine goes on");
@@ -465,7 +529,10 @@ impl<A: App> Engine<A> {
             self.accept(key);
             return;
         }
-        let connecting = self.core.stream(key).is_some_and(|io| io.flags & flag::CONNECTING != 0);
+        let connecting = self
+            .core
+            .stream(key)
+            .is_some_and(|io| io.flags & flag::CONNECTING != 0);
         if connecting && !self.finish_connect(key, event.is_error()) {
             self.settle();
             return;
@@ -481,8 +548,12 @@ impl<A: App> Engine<A> {
 
     /// A connecting stream got an event: connected, failed, or not yet.
     fn finish_connect(&mut self, key: usize, errored: bool) -> bool {
-        let Some(io) = self.core.stream_mut(key) else { return false };
-        let Transport::Tcp(sock) = &io.sock else { return false };
+        let Some(io) = self.core.stream_mut(key) else {
+            return false;
+        };
+        let Transport::Tcp(sock) = &io.sock else {
+            return false;
+        };
         let outcome = match sock.take_error() {
             Ok(Some(e)) | Err(e) => Err(e),
             Ok(None) => match sock.peer_addr() {
@@ -508,7 +579,13 @@ impl<A: App> Engine<A> {
                     return false;
                 }
                 let target = io_target(&self.core, key);
-                self.fail_connect(key, &Error::Connect { addr: target, source });
+                self.fail_connect(
+                    key,
+                    &Error::Connect {
+                        addr: target,
+                        source,
+                    },
+                );
                 false
             }
         }
@@ -528,8 +605,11 @@ impl<A: App> Engine<A> {
     /// since the FIN that came with the data brings no further edge.
     fn read_stream(&mut self, key: usize, closed: bool) {
         for _ in 0..READ_BUDGET {
-            let Some(io) = self.core.stream(key) else { return };
-            let stop = flag::CONNECTING | flag::CLOSING | flag::CLOSED | flag::PEER_EOF | flag::PAUSED;
+            let Some(io) = self.core.stream(key) else {
+                return;
+            };
+            let stop =
+                flag::CONNECTING | flag::CLOSING | flag::CLOSED | flag::PEER_EOF | flag::PAUSED;
             if io.flags & stop != 0 {
                 return;
             }
@@ -562,12 +642,18 @@ impl<A: App> Engine<A> {
 
     /// Hands buffered + new bytes to the channel; keeps what it did not use.
     fn deliver(&mut self, key: usize, n: usize, eof: bool) {
-        let Some(io) = self.core.stream_mut(key) else { return };
+        let Some(io) = self.core.stream_mut(key) else {
+            return;
+        };
         let mut rbuf = std::mem::take(&mut io.rbuf);
-        let Some(app) = self.users.get_mut(key).and_then(Option::as_mut) else { return };
+        let Some(app) = self.users.get_mut(key).and_then(Option::as_mut) else {
+            return;
+        };
         let core = &mut self.core;
         let run = |app: &mut A, core: &mut Core<A>, input: &[u8]| {
-            catch_unwind(AssertUnwindSafe(|| app.__pants_event(core, key, Event::Read { input, eof })))
+            catch_unwind(AssertUnwindSafe(|| {
+                app.__pants_event(core, key, Event::Read { input, eof })
+            }))
         };
         let used = if rbuf.is_empty() {
             let input = &self.scratch[..n];
@@ -600,12 +686,16 @@ impl<A: App> Engine<A> {
     fn flush_stream(&mut self, key: usize) {
         match self.core.flush(key) {
             Ok(true) => {
-                let Some(io) = self.core.stream_mut(key) else { return };
+                let Some(io) = self.core.stream_mut(key) else {
+                    return;
+                };
                 if io.flags & flag::PAUSED != 0 {
                     io.flags &= !flag::PAUSED;
                     self.core.resume(key);
                 }
-                let Some(io) = self.core.stream(key) else { return };
+                let Some(io) = self.core.stream(key) else {
+                    return;
+                };
                 if io.flags & flag::CLOSING != 0 {
                     self.core.close(key);
                     let io = self.core.stream_mut(key).expect("checked above");
@@ -634,8 +724,12 @@ impl<A: App> Engine<A> {
     /// Accepts until the backlog is empty or the budget runs out.
     fn accept(&mut self, key: usize) {
         for _ in 0..ACCEPT_BUDGET {
-            let Some(Slot::Server(srv)) = self.core.slots.get_mut(key) else { return };
-            let Some(listener) = &srv.listener else { return };
+            let Some(Slot::Server(srv)) = self.core.slots.get_mut(key) else {
+                return;
+            };
+            let Some(listener) = &srv.listener else {
+                return;
+            };
             if srv.paused {
                 return;
             }
@@ -644,12 +738,17 @@ impl<A: App> Engine<A> {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if is_resource_exhaustion(&e) => {
-                    log::warn!("accept on {}: {e}; pausing accepts for {ACCEPT_BACKOFF:?}", srv.local);
+                    log::warn!(
+                        "accept on {}: {e}; pausing accepts for {ACCEPT_BACKOFF:?}",
+                        srv.local
+                    );
                     srv.paused = true;
                     let generation = srv.generation;
                     self.core.timers.insert(
                         Kind::After(ACCEPT_BACKOFF),
-                        TimerFn::Engine(Box::new(move |e: &mut Self| e.resume_accept(key, generation))),
+                        TimerFn::Engine(Box::new(move |e: &mut Self| {
+                            e.resume_accept(key, generation)
+                        })),
                         Instant::now(),
                     );
                     return;
@@ -669,7 +768,10 @@ impl<A: App> Engine<A> {
                 }
                 continue;
             };
-            match self.core.insert_stream(Transport::Tcp(sock), peer, key as u32, initial, false) {
+            match self
+                .core
+                .insert_stream(Transport::Tcp(sock), peer, key as u32, initial, false)
+            {
                 Ok(conn) => {
                     self.core.born.push((conn, app));
                     self.settle();
@@ -679,7 +781,9 @@ impl<A: App> Engine<A> {
                 Err(e) => log::warn!("cannot register a connection from {peer}: {e}"),
             }
         }
-        self.core.resume.push((key, self.core.server(key).map_or(0, |s| s.generation)));
+        self.core
+            .resume
+            .push((key, self.core.server(key).map_or(0, |s| s.generation)));
     }
 
     fn resume_accept(&mut self, key: usize, generation: u32) {
@@ -694,7 +798,9 @@ impl<A: App> Engine<A> {
 
     /// Calls into the channel at `key`; a panic closes that channel.
     fn call(&mut self, key: usize, event: Event<'_>) {
-        let Some(app) = self.users.get_mut(key).and_then(Option::as_mut) else { return };
+        let Some(app) = self.users.get_mut(key).and_then(Option::as_mut) else {
+            return;
+        };
         let core = &mut self.core;
         let closing = matches!(event, Event::Close);
         if catch_unwind(AssertUnwindSafe(|| app.__pants_event(core, key, event))).is_err() {
@@ -715,7 +821,10 @@ impl<A: App> Engine<A> {
                 self.users[key] = Some(app);
             }
             if let Some(key) = self.core.dirty.pop_front() {
-                let live = self.core.stream(key).is_some_and(|io| io.flags & flag::DIRTY != 0);
+                let live = self
+                    .core
+                    .stream(key)
+                    .is_some_and(|io| io.flags & flag::DIRTY != 0);
                 if live {
                     self.flush_stream(key);
                 }
@@ -732,7 +841,9 @@ impl<A: App> Engine<A> {
     /// Closes a stream whose queue is empty (or discarded): `on_close`, then
     /// the socket goes. A stream still sending waits for its writable edge.
     fn finish_close(&mut self, key: usize) {
-        let Some(io) = self.core.stream_mut(key) else { return };
+        let Some(io) = self.core.stream_mut(key) else {
+            return;
+        };
         if io.flags & flag::CLOSING == 0 || io.flags & flag::CLOSED != 0 {
             return;
         }
@@ -744,7 +855,9 @@ impl<A: App> Engine<A> {
                 Err(e) => log::debug!("stream #{key}: write failed while closing: {e}"),
             }
         }
-        let Some(io) = self.core.stream_mut(key) else { return };
+        let Some(io) = self.core.stream_mut(key) else {
+            return;
+        };
         io.flags |= flag::CLOSED;
         let (server, pos) = (io.server, io.server_pos);
         // Leave the live list (broadcasts from on_close skip this stream) but
@@ -768,14 +881,20 @@ impl<A: App> Handle<A> {
 
     /// Runs `f` on the engine's thread, on its next turn.
     pub fn call(&self, f: impl FnOnce(&mut Engine<A>) + Send + 'static) {
-        self.shared.calls.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(Box::new(f));
+        self.shared
+            .calls
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(Box::new(f));
         let _ = self.shared.waker.wake();
     }
 }
 
 impl<A: App> Clone for Handle<A> {
     fn clone(&self) -> Self {
-        Self { shared: Arc::clone(&self.shared) }
+        Self {
+            shared: Arc::clone(&self.shared),
+        }
     }
 }
 

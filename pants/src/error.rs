@@ -71,7 +71,9 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::Io(e) | Error::Listen { source: e, .. } | Error::Connect { source: e, .. } => Some(e),
+            Error::Io(e) | Error::Listen { source: e, .. } | Error::Connect { source: e, .. } => {
+                Some(e)
+            }
             _ => None,
         }
     }

@@ -74,16 +74,19 @@ impl Framing<'_> {
                 consumed: input.len(),
             }),
             // Wait for n bytes, hand over exactly n.
-            Framing::Bytes(n) => (n > 0 && input.len() >= n).then_some(Frame { data: 0..n, consumed: n }),
+            Framing::Bytes(n) => (n > 0 && input.len() >= n).then_some(Frame {
+                data: 0..n,
+                consumed: n,
+            }),
             Framing::Delimiter(delim) => find_delimiter(input, delim, scan).map(|at| Frame {
                 data: 0..at,
                 consumed: at + delim.len(),
             }),
             // First non-empty match anywhere: the bytes before it are the frame.
-            Framing::Search(re) => re
-                .find_iter(input)
-                .find(|m| !m.is_empty())
-                .map(|m| Frame { data: 0..m.start(), consumed: m.end() }),
+            Framing::Search(re) => re.find_iter(input).find(|m| !m.is_empty()).map(|m| Frame {
+                data: 0..m.start(),
+                consumed: m.end(),
+            }),
             // A non-empty match at offset 0: the match itself is the frame.
             Framing::Match(re) => {
                 let end = match locs {
@@ -91,7 +94,10 @@ impl Framing<'_> {
                     None => re.find(input).map(|m| (m.start(), m.end())),
                 };
                 match end {
-                    Some((0, end)) if end > 0 => Some(Frame { data: 0..end, consumed: end }),
+                    Some((0, end)) if end > 0 => Some(Frame {
+                        data: 0..end,
+                        consumed: end,
+                    }),
                     _ => None,
                 }
             }

@@ -64,12 +64,14 @@ pub use crate::error::{Error, Result};
 pub use crate::net::ListenOptions;
 pub use crate::stream::{ServerId, ServerRef, Stream, StreamId};
 pub use crate::timer::TimerId;
-pub use pants_derive::{App, channel, on_close, on_connect, on_connect_error, on_overflow_error, on_read, on_write};
+pub use pants_derive::{
+    App, channel, on_close, on_connect, on_connect_error, on_overflow_error, on_read, on_write,
+};
 
 /// Everything a protocol module needs: `use pants::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        App, Engine, Match, ReadState, Stream, StreamId, channel, on_close, on_connect, on_connect_error,
-        on_overflow_error, on_read, on_write,
+        App, Engine, Match, ReadState, Stream, StreamId, channel, on_close, on_connect,
+        on_connect_error, on_overflow_error, on_read, on_write,
     };
 }

@@ -23,7 +23,10 @@ pub struct ListenOptions {
 
 impl Default for ListenOptions {
     fn default() -> Self {
-        Self { backlog: 1024, reuse_port: false }
+        Self {
+            backlog: 1024,
+            reuse_port: false,
+        }
     }
 }
 
@@ -44,9 +47,15 @@ pub(crate) fn bind_listener(addr: SocketAddr, options: ListenOptions) -> io::Res
 }
 
 /// Listens on the first address that binds; the error names the first failure.
-pub(crate) fn listen_any(addr: &impl IntoAddr, options: ListenOptions) -> Result<(TcpListener, SocketAddr)> {
+pub(crate) fn listen_any(
+    addr: &impl IntoAddr,
+    options: ListenOptions,
+) -> Result<(TcpListener, SocketAddr)> {
     let addrs = addr.resolve(true).map_err(|e| match e {
-        Error::Connect { addr, source } => Error::Address { input: addr, reason: source.to_string() },
+        Error::Connect { addr, source } => Error::Address {
+            input: addr,
+            reason: source.to_string(),
+        },
         other => other,
     })?;
     let mut first = None;
@@ -57,15 +66,23 @@ pub(crate) fn listen_any(addr: &impl IntoAddr, options: ListenOptions) -> Result
                 return Ok((listener, local));
             }
             Err(source) => {
-                first.get_or_insert(Error::Listen { addr: candidate, source });
+                first.get_or_insert(Error::Listen {
+                    addr: candidate,
+                    source,
+                });
             }
         }
     }
-    Err(first.unwrap_or_else(|| Error::Address { input: addr.describe(), reason: "no address".into() }))
+    Err(first.unwrap_or_else(|| Error::Address {
+        input: addr.describe(),
+        reason: "no address".into(),
+    }))
 }
 
 /// Starts a connect to the first address that accepts the attempt.
-pub(crate) fn start_connect(rest: &mut Vec<SocketAddr>) -> std::result::Result<(TcpStream, SocketAddr), io::Error> {
+pub(crate) fn start_connect(
+    rest: &mut Vec<SocketAddr>,
+) -> std::result::Result<(TcpStream, SocketAddr), io::Error> {
     let mut last = io::Error::new(io::ErrorKind::AddrNotAvailable, "no address to connect to");
     while !rest.is_empty() {
         let addr = rest.remove(0);
@@ -87,7 +104,9 @@ impl<A> Core<A> {
         let target = addr.describe();
         let (mut rest, mut failure) = match addr.resolve(false) {
             Ok(found) => (found, None),
-            Err(Error::Connect { addr, source }) => (Vec::new(), Some(Error::Connect { addr, source })),
+            Err(Error::Connect { addr, source }) => {
+                (Vec::new(), Some(Error::Connect { addr, source }))
+            }
             Err(e) => return Err(e),
         };
         let unspecified = SocketAddr::from(([0, 0, 0, 0], 0));
@@ -97,7 +116,10 @@ impl<A> Core<A> {
             match start_connect(&mut rest) {
                 Ok((sock, remote)) => (Transport::Tcp(sock), remote),
                 Err(source) => {
-                    failure = Some(Error::Connect { addr: target.clone(), source });
+                    failure = Some(Error::Connect {
+                        addr: target.clone(),
+                        source,
+                    });
                     (Transport::None, unspecified)
                 }
             }
@@ -109,22 +131,36 @@ impl<A> Core<A> {
         if let Some(error) = failure {
             self.failed.push((key, generation, error));
         }
-        Ok(StreamId { key: key as u32, generation })
+        Ok(StreamId {
+            key: key as u32,
+            generation,
+        })
     }
 
     /// Moves a failed connect on to the next address; false when none is left.
     pub(crate) fn retry_connect(&mut self, key: usize) -> bool {
-        let Some(crate::core::Slot::Stream(io)) = self.slots.get_mut(key) else { return false };
+        let Some(crate::core::Slot::Stream(io)) = self.slots.get_mut(key) else {
+            return false;
+        };
         let generation = io.generation;
-        let Some(plan) = io.connect.as_mut() else { return false };
-        let Ok((sock, remote)) = start_connect(&mut plan.rest) else { return false };
+        let Some(plan) = io.connect.as_mut() else {
+            return false;
+        };
+        let Ok((sock, remote)) = start_connect(&mut plan.rest) else {
+            return false;
+        };
         if let Transport::Tcp(old) = &mut io.sock {
             let _ = self.poll.registry().deregister(old);
         }
         io.sock = Transport::Tcp(sock);
         io.remote = remote;
-        let Transport::Tcp(sock) = &mut io.sock else { return false };
+        let Transport::Tcp(sock) = &mut io.sock else {
+            return false;
+        };
         let interest = mio::Interest::READABLE | mio::Interest::WRITABLE;
-        self.poll.registry().register(sock, crate::core::token(key, generation), interest).is_ok()
+        self.poll
+            .registry()
+            .register(sock, crate::core::token(key, generation), interest)
+            .is_ok()
     }
 }

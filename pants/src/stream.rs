@@ -78,12 +78,19 @@ pub struct Stream<'a, C: Channel> {
 
 impl<'a, C: Channel> Stream<'a, C> {
     pub(crate) fn new(core: &'a mut Core<C::App>, key: usize) -> Self {
-        Self { core, key, _channel: PhantomData }
+        Self {
+            core,
+            key,
+            _channel: PhantomData,
+        }
     }
 
     /// This stream's id, valid until it closes.
     pub fn id(&self) -> StreamId {
-        StreamId { key: self.key as u32, generation: self.io().generation }
+        StreamId {
+            key: self.key as u32,
+            generation: self.io().generation,
+        }
     }
 
     /// Queues `data`; it is sent when the handler returns (or on [`flush`](Self::flush)).
@@ -181,7 +188,10 @@ impl<'a, C: Channel> Stream<'a, C> {
     /// The server that accepted this stream, if any.
     pub fn server(&mut self) -> Option<ServerRef<'_, C::App>> {
         let server = self.io().server;
-        (server != NO_SERVER).then(|| ServerRef { core: &mut *self.core, key: server as usize })
+        (server != NO_SERVER).then(|| ServerRef {
+            core: &mut *self.core,
+            key: server as usize,
+        })
     }
 
     /// Writes `data` to every live connection of this stream's server
@@ -214,7 +224,9 @@ impl<'a, C: Channel> Stream<'a, C> {
         C::App: Member<D>,
     {
         let id = self.core.connect(&addr, D::__PANTS_INITIAL)?;
-        self.core.born.push((id.key as usize, <C::App as From<D>>::from(channel)));
+        self.core
+            .born
+            .push((id.key as usize, <C::App as From<D>>::from(channel)));
         Ok(id)
     }
 
@@ -283,23 +295,35 @@ impl<'a, C: Channel> Stream<'a, C> {
         self.core.timers.cancel(timer)
     }
 
-    fn timer(&mut self, kind: Kind, mut f: impl FnMut(&mut C, &mut Stream<'_, C>) + 'static) -> TimerId {
+    fn timer(
+        &mut self,
+        kind: Kind,
+        mut f: impl FnMut(&mut C, &mut Stream<'_, C>) + 'static,
+    ) -> TimerId {
         let generation = self.io().generation;
         let call = move |app: &mut C::App, core: &mut Core<C::App>, key: usize| {
             if let Some(channel) = Member::<C>::member_mut(app) {
                 f(channel, &mut Stream::new(core, key));
             }
         };
-        let payload = TimerFn::Channel { key: self.key, generation, f: Box::new(call) };
+        let payload = TimerFn::Channel {
+            key: self.key,
+            generation,
+            f: Box::new(call),
+        };
         self.core.timers.insert(kind, payload, Instant::now())
     }
 
     pub(crate) fn io(&self) -> &StreamIo {
-        self.core.stream(self.key).expect("a Stream handle only exists for a live slot")
+        self.core
+            .stream(self.key)
+            .expect("a Stream handle only exists for a live slot")
     }
 
     pub(crate) fn io_mut(&mut self) -> &mut StreamIo {
-        self.core.stream_mut(self.key).expect("a Stream handle only exists for a live slot")
+        self.core
+            .stream_mut(self.key)
+            .expect("a Stream handle only exists for a live slot")
     }
 
     /// Whether frames may still be handed out.
@@ -328,7 +352,10 @@ impl<A> ServerRef<'_, A> {
     /// The server's id.
     pub fn id(&self) -> ServerId {
         let generation = self.core.server(self.key).map_or(0, |s| s.generation);
-        ServerId { key: self.key as u32, generation }
+        ServerId {
+            key: self.key as u32,
+            generation,
+        }
     }
 
     /// The address the server is bound to.
@@ -351,7 +378,10 @@ impl<A> ServerRef<'_, A> {
         let conns = self.core.server(self.key).map_or(&[][..], |s| &s.conns[..]);
         conns.iter().filter_map(|&key| {
             let io = self.core.stream(key as usize)?;
-            (io.flags & (flag::CLOSING | flag::CLOSED) == 0).then_some(StreamId { key, generation: io.generation })
+            (io.flags & (flag::CLOSING | flag::CLOSED) == 0).then_some(StreamId {
+                key,
+                generation: io.generation,
+            })
         })
     }
 
@@ -374,15 +404,22 @@ impl<A> ServerRef<'_, A> {
 
 impl<A> fmt::Debug for ServerRef<'_, A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ServerRef").field("id", &self.id()).field("connections", &self.len()).finish()
+        f.debug_struct("ServerRef")
+            .field("id", &self.id())
+            .field("connections", &self.len())
+            .finish()
     }
 }
 
 impl<A> Core<A> {
     /// Stops a listener and closes its connections.
     pub(crate) fn close_server(&mut self, key: usize) {
-        let Some(Slot::Server(srv)) = self.slots.get_mut(key) else { return };
-        let Some(mut listener) = srv.listener.take() else { return };
+        let Some(Slot::Server(srv)) = self.slots.get_mut(key) else {
+            return;
+        };
+        let Some(mut listener) = srv.listener.take() else {
+            return;
+        };
         let _ = self.poll.registry().deregister(&mut listener);
         let conns = std::mem::take(&mut srv.conns);
         for conn in conns {

@@ -100,14 +100,19 @@ impl<T> TimerQueue<T> {
         entry.kind = kind;
         entry.payload = Some(payload);
         entry.live = true;
-        let id = TimerId { slot, generation: entry.generation };
+        let id = TimerId {
+            slot,
+            generation: entry.generation,
+        };
         self.enqueue(id, kind, now);
         id
     }
 
     /// Cancels a timer; returns whether it was still scheduled (or running).
     pub fn cancel(&mut self, id: TimerId) -> bool {
-        let Some(entry) = self.live_entry(id) else { return false };
+        let Some(entry) = self.live_entry(id) else {
+            return false;
+        };
         entry.live = false;
         if entry.payload.take().is_some() {
             // Not checked out: the slot can be reused now; stale heap and turn
@@ -125,7 +130,9 @@ impl<T> TimerQueue<T> {
 
     /// Whether the timer is still scheduled.
     pub fn is_scheduled(&self, id: TimerId) -> bool {
-        self.slots.get(id.slot as usize).is_some_and(|s| s.generation == id.generation && s.live)
+        self.slots
+            .get(id.slot as usize)
+            .is_some_and(|s| s.generation == id.generation && s.live)
     }
 
     /// Takes the turn timers due this turn (snapshot: timers added while they
@@ -170,7 +177,9 @@ impl<T> TimerQueue<T> {
     /// Hands a timer back after it ran: repeating kinds are re-queued unless
     /// cancelled while running; one-shot kinds are released.
     pub fn finish(&mut self, id: TimerId, payload: T, now: Instant) {
-        let Some(entry) = self.slots.get_mut(id.slot as usize) else { return };
+        let Some(entry) = self.slots.get_mut(id.slot as usize) else {
+            return;
+        };
         if entry.generation != id.generation || !entry.live {
             drop(payload);
             if entry.generation == id.generation {
@@ -193,7 +202,10 @@ impl<T> TimerQueue<T> {
     /// The earliest deadline among live timed timers.
     pub fn next_deadline(&mut self) -> Option<Instant> {
         while let Some(&Reverse((deadline, _, slot, generation))) = self.heap.peek() {
-            if self.timed_entry(TimerId { slot, generation }, deadline).is_some() {
+            if self
+                .timed_entry(TimerId { slot, generation }, deadline)
+                .is_some()
+            {
                 return Some(deadline);
             }
             self.heap.pop();
@@ -236,7 +248,8 @@ impl<T> TimerQueue<T> {
         entry.queued = true;
         self.live_timed += 1;
         self.sequence += 1;
-        self.heap.push(Reverse((deadline, self.sequence, id.slot, id.generation)));
+        self.heap
+            .push(Reverse((deadline, self.sequence, id.slot, id.generation)));
         if self.heap.len() > 64 && self.heap.len() > 2 * self.live_timed {
             self.compact();
         }
@@ -245,10 +258,11 @@ impl<T> TimerQueue<T> {
     /// Drops stale heap entries in one sweep.
     fn compact(&mut self) {
         let slots = &self.slots;
-        self.heap.retain(|&Reverse((deadline, _, slot, generation))| {
-            let s = &slots[slot as usize];
-            s.generation == generation && s.live && s.queued && s.deadline == Some(deadline)
-        });
+        self.heap
+            .retain(|&Reverse((deadline, _, slot, generation))| {
+                let s = &slots[slot as usize];
+                s.generation == generation && s.live && s.queued && s.deadline == Some(deadline)
+            });
     }
 
     fn live_entry(&mut self, id: TimerId) -> Option<&mut Slot<T>> {
@@ -258,9 +272,9 @@ impl<T> TimerQueue<T> {
     }
 
     fn timed_entry(&self, id: TimerId, deadline: Instant) -> Option<&Slot<T>> {
-        self.slots
-            .get(id.slot as usize)
-            .filter(|s| s.generation == id.generation && s.live && s.queued && s.deadline == Some(deadline))
+        self.slots.get(id.slot as usize).filter(|s| {
+            s.generation == id.generation && s.live && s.queued && s.deadline == Some(deadline)
+        })
     }
 
     fn release(&mut self, slot: u32) {
