@@ -684,6 +684,8 @@ impl<A: App> Engine<A> {
 
     /// Writes a stream's queue; drained: `on_write`, resume reading, or finish closing.
     fn flush_stream(&mut self, key: usize) {
+        // on_write reports a queue that drained, not every writable edge.
+        let had_queue = self.core.queued(key) > 0;
         match self.core.flush(key) {
             Ok(true) => {
                 let Some(io) = self.core.stream_mut(key) else {
@@ -703,7 +705,7 @@ impl<A: App> Engine<A> {
                         io.flags |= flag::IN_CLOSING;
                         self.core.closing.push_back(key);
                     }
-                } else if io.flags & flag::CONNECTED != 0 {
+                } else if had_queue && io.flags & flag::CONNECTED != 0 {
                     self.call(key, Event::Write);
                 }
             }
