@@ -446,17 +446,19 @@ impl<A: App> Engine<A> {
             }
             TimerFn::Channel { key, generation, f } => {
                 let key = *key;
-                if !self.core.is_live(key, *generation) {
-                    self.core.timers.cancel(id);
-                    return;
-                }
-                let Some(app) = self.users.get_mut(key).and_then(Option::as_mut) else {
-                    return;
-                };
-                let core = &mut self.core;
-                if catch_unwind(AssertUnwindSafe(|| f(app, core, key))).is_err() {
-                    log::error!("a timer callback of stream #{key} panicked; closing the stream");
-                    self.core.close_now(key);
+                let live = self.core.is_live(key, *generation);
+                match self.users.get_mut(key).and_then(Option::as_mut) {
+                    Some(app) if live => {
+                        let core = &mut self.core;
+                        if catch_unwind(AssertUnwindSafe(|| f(app, core, key))).is_err() {
+                            log::error!("a timer callback of stream #{key} panicked; closing the stream");
+                            self.core.close_now(key);
+                        }
+                    }
+                    // The stream is gone: its timers die with it (finish frees the slot).
+                    _ => {
+                        self.core.timers.cancel(id);
+                    }
                 }
             }
         }

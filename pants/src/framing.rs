@@ -69,7 +69,7 @@ impl Framing<'_> {
     ) -> Option<Frame> {
         match *self {
             // Everything buffered is one frame; nothing buffered is none.
-            Framing::Any => (!input.is_empty()).then(|| Frame {
+            Framing::Any => (!input.is_empty()).then_some(Frame {
                 data: 0..input.len(),
                 consumed: input.len(),
             }),
@@ -132,14 +132,15 @@ impl Framing<'_> {
 /// On a miss, `*scan` moves to the last position where a delimiter could
 /// still start once more bytes arrive.
 fn find_delimiter(input: &[u8], delim: &[u8], scan: &mut usize) -> Option<usize> {
-    let Some((&last, head)) = delim.split_last() else {
-        return None;
-    };
+    let (&last, head) = delim.split_last()?;
     let mut from = (*scan).min(input.len()) + head.len();
     // Look for the delimiter's last byte, then check the bytes before it:
     // memchr runs at memory speed and "\r\n" needs one compare per hit.
     while from < input.len() {
-        let hit = from + memchr::memchr(last, &input[from..])?;
+        let Some(offset) = memchr::memchr(last, &input[from..]) else {
+            break;
+        };
+        let hit = from + offset;
         let start = hit - head.len();
         if &input[start..hit] == head {
             return Some(start);

@@ -164,7 +164,9 @@ pub use pants_derive::App;
 /// ```
 pub use pants_derive::channel;
 #[doc(hidden)]
-pub use pants_derive::{on_close, on_connect, on_connect_error, on_overflow_error, on_read, on_write};
+pub use pants_derive::{
+    on_close, on_connect, on_connect_error, on_overflow_error, on_read, on_write,
+};
 
 /// Everything a protocol module needs: `use pants::prelude::*;`.
 pub mod prelude {

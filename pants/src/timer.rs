@@ -84,6 +84,10 @@ impl<T> TimerQueue<T> {
     /// Schedules `payload`; timed kinds count from `now`.
     ///
     /// The caller rejects zero delays before calling (see [`Kind`]).
+    ///
+    /// # Panics
+    ///
+    /// If 2^32 timers are live at once.
     pub fn insert(&mut self, kind: Kind, payload: T, now: Instant) -> TimerId {
         let slot = self.free.pop().unwrap_or_else(|| {
             self.slots.push(Slot {
