@@ -16,7 +16,7 @@ use crate::error::Error;
 use crate::stream::Stream;
 
 /// What the engine asks a channel to handle.
-#[derive(Debug)]
+#[derive(Clone, Copy, Debug)]
 pub enum Event<'a> {
     /// The stream is connected (accepted, or the connect completed).
     Connect,

@@ -29,14 +29,17 @@ pub(crate) const WRITE_HIGH_WATER: usize = 256 * 1024;
 /// Write buffers above this capacity are released once drained.
 const KEEP_CAPACITY: usize = 16 * 1024;
 
+/// An engine-wide timer callback.
+pub(crate) type EngineFn<A> = Box<dyn FnMut(&mut Engine<A>)>;
+/// A stream-bound timer callback: the engine passes the channel value, the core and the key.
+pub(crate) type ChannelFn<A> = Box<dyn FnMut(&mut A, &mut Core<A>, usize)>;
+/// What makes a server's channel value for an accepted peer.
+pub(crate) type AcceptFn<A> = Box<dyn FnMut(SocketAddr) -> Option<A>>;
+
 /// A channel-bound or engine-wide timer callback.
 pub(crate) enum TimerFn<A> {
-    Engine(Box<dyn FnMut(&mut Engine<A>)>),
-    Channel {
-        key: usize,
-        generation: u32,
-        f: Box<dyn FnMut(&mut A, &mut Core<A>, usize)>,
-    },
+    Engine(EngineFn<A>),
+    Channel { key: usize, generation: u32, f: ChannelFn<A> },
 }
 
 /// The part of an engine that handlers can reach.
@@ -131,7 +134,7 @@ pub(crate) struct ServerIo<A> {
     pub(crate) local: SocketAddr,
     /// Live connections (keys); each stream knows its index here.
     pub(crate) conns: Vec<u32>,
-    pub(crate) make: Box<dyn FnMut(SocketAddr) -> Option<A>>,
+    pub(crate) make: AcceptFn<A>,
     /// The accepted channel type's first read state.
     pub(crate) initial: u16,
     /// Accepting is paused (EMFILE backoff).
@@ -236,12 +239,11 @@ impl<A> Core<A> {
     }
 
     fn schedule_close(&mut self, key: usize) {
-        if let Some(io) = self.stream_mut(key) {
-            if io.flags & flag::IN_CLOSING == 0 {
+        if let Some(io) = self.stream_mut(key)
+            && io.flags & flag::IN_CLOSING == 0 {
                 io.flags |= flag::IN_CLOSING;
                 self.closing.push_back(key);
             }
-        }
     }
 
     /// Half-close: shut our write side once the queue drains; keep reading.

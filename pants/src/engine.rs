@@ -141,6 +141,7 @@ impl<A: App> Engine<A> {
     }
 
     /// [`listen_with`](Self::listen_with) with a backlog and `SO_REUSEPORT` choice.
+    #[allow(clippy::needless_pass_by_value, reason = "an address by value reads naturally at the call site")]
     pub fn listen_with_options<C, F>(
         &mut self,
         addr: impl IntoAddr,
@@ -183,6 +184,7 @@ impl<A: App> Engine<A> {
     /// host name that does not resolve, arrives at `#[on_connect_error]`
     /// (then `#[on_close]`). Host names are resolved with the system resolver
     /// (blocking) and every address is tried in turn.
+    #[allow(clippy::needless_pass_by_value, reason = "an address by value reads naturally at the call site")]
     pub fn connect<C>(&mut self, addr: impl IntoAddr, channel: C) -> Result<StreamId>
     where
         C: Channel<App = A>,
@@ -281,7 +283,7 @@ impl<A: App> Engine<A> {
     pub fn server(&mut self, id: ServerId) -> Option<ServerRef<'_, A>> {
         self.core
             .is_live(id.key as usize, id.generation)
-            .then(|| ServerRef {
+            .then_some(ServerRef {
                 core: &mut self.core,
                 key: id.key as usize,
             })
@@ -677,11 +679,10 @@ impl<A: App> Engine<A> {
             self.core.close_now(key);
             return;
         }
-        if let Some(io) = self.core.stream_mut(key) {
-            if io.flags & (flag::CLOSING | flag::CLOSED) == 0 && !rbuf.is_empty() {
+        if let Some(io) = self.core.stream_mut(key)
+            && io.flags & (flag::CLOSING | flag::CLOSED) == 0 && !rbuf.is_empty() {
                 io.rbuf = rbuf;
             }
-        }
     }
 
     /// Writes a stream's queue; drained: `on_write`, resume reading, or finish closing.
@@ -712,11 +713,10 @@ impl<A: App> Engine<A> {
                 }
             }
             Ok(false) => {
-                if self.core.queued(key) > WRITE_HIGH_WATER {
-                    if let Some(io) = self.core.stream_mut(key) {
+                if self.core.queued(key) > WRITE_HIGH_WATER
+                    && let Some(io) = self.core.stream_mut(key) {
                         io.flags |= flag::PAUSED;
                     }
-                }
             }
             Err(e) => {
                 log::debug!("stream #{key}: write failed: {e}; closing");
@@ -751,7 +751,7 @@ impl<A: App> Engine<A> {
                     self.core.timers.insert(
                         Kind::After(ACCEPT_BACKOFF),
                         TimerFn::Engine(Box::new(move |e: &mut Self| {
-                            e.resume_accept(key, generation)
+                            e.resume_accept(key, generation);
                         })),
                         Instant::now(),
                     );
@@ -791,13 +791,12 @@ impl<A: App> Engine<A> {
     }
 
     fn resume_accept(&mut self, key: usize, generation: u32) {
-        if let Some(Slot::Server(srv)) = self.core.slots.get_mut(key) {
-            if srv.generation == generation {
+        if let Some(Slot::Server(srv)) = self.core.slots.get_mut(key)
+            && srv.generation == generation {
                 srv.paused = false;
                 self.accept(key);
                 self.settle();
             }
-        }
     }
 
     /// Calls into the channel at `key`; a panic closes that channel.

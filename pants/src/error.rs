@@ -54,16 +54,16 @@ pub enum Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Io(e) => write!(f, "{e}"),
-            Error::Address { input, reason } => write!(f, "invalid address `{input}`: {reason}"),
-            Error::Listen { addr, source } => write!(f, "cannot listen on {addr}: {source}"),
-            Error::Connect { addr, source } => write!(f, "cannot connect to {addr}: {source}"),
-            Error::Overflow { limit, buffered } => write!(
+            Self::Io(e) => write!(f, "{e}"),
+            Self::Address { input, reason } => write!(f, "invalid address `{input}`: {reason}"),
+            Self::Listen { addr, source } => write!(f, "cannot listen on {addr}: {source}"),
+            Self::Connect { addr, source } => write!(f, "cannot connect to {addr}: {source}"),
+            Self::Overflow { limit, buffered } => write!(
                 f,
                 "read buffer overflow: {buffered} bytes buffered without a complete frame (limit {limit})"
             ),
-            Error::InvalidDelay => f.write_str("timer delay must be greater than zero"),
-            Error::Closed => f.write_str("channel is closed"),
+            Self::InvalidDelay => f.write_str("timer delay must be greater than zero"),
+            Self::Closed => f.write_str("channel is closed"),
         }
     }
 }
@@ -71,7 +71,7 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::Io(e) | Error::Listen { source: e, .. } | Error::Connect { source: e, .. } => {
+            Self::Io(e) | Self::Listen { source: e, .. } | Self::Connect { source: e, .. } => {
                 Some(e)
             }
             _ => None,
@@ -81,6 +81,6 @@ impl std::error::Error for Error {
 
 impl From<io::Error> for Error {
     fn from(e: io::Error) -> Self {
-        Error::Io(e)
+        Self::Io(e)
     }
 }

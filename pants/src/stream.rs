@@ -188,7 +188,7 @@ impl<'a, C: Channel> Stream<'a, C> {
     /// The server that accepted this stream, if any.
     pub fn server(&mut self) -> Option<ServerRef<'_, C::App>> {
         let server = self.io().server;
-        (server != NO_SERVER).then(|| ServerRef {
+        (server != NO_SERVER).then_some(ServerRef {
             core: &mut *self.core,
             key: server as usize,
         })
@@ -218,6 +218,7 @@ impl<'a, C: Channel> Stream<'a, C> {
     /// Address syntax errors are returned; everything else (refused,
     /// unreachable, a name that does not resolve) arrives at the new
     /// channel's `#[on_connect_error]`.
+    #[allow(clippy::needless_pass_by_value, reason = "an address by value reads naturally at the call site")]
     pub fn connect<D>(&mut self, addr: impl IntoAddr, channel: D) -> Result<StreamId>
     where
         D: Channel<App = C::App>,
