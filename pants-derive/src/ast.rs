@@ -2,7 +2,7 @@
 
 use proc_macro2::{Span, TokenStream};
 use syn::spanned::Spanned;
-use syn::{Attribute, FnArg, ImplItem, ImplItemFn, ItemImpl, Path, Visibility};
+use syn::{Attribute, FnArg, ImplItem, ImplItemFn, ItemImpl, Path, Signature, Type, Visibility};
 
 use crate::attr::{self, Kind, ReadAttr};
 
@@ -18,9 +18,11 @@ pub(crate) struct Handler {
     pub(crate) kind: Kind,
     pub(crate) name: syn::Ident,
     pub(crate) vis: Visibility,
-    /// The attribute, for errors about the attribute.
-    pub(crate) attr_span: Span,
-    /// The signature, for errors about it and for spans of generated calls.
+    /// The attribute, for errors about it and to mark its import used.
+    pub(crate) attr: Attribute,
+    /// The signature, for errors about it.
+    pub(crate) sig: Signature,
+    /// Span of generated calls to the method.
     pub(crate) sig_span: Span,
     /// `#[cfg]`s copied onto everything generated from this method.
     pub(crate) cfgs: Vec<Attribute>,
@@ -28,6 +30,40 @@ pub(crate) struct Handler {
     /// Inputs after the receiver.
     pub(crate) args: usize,
     pub(crate) receiver: Receiver,
+}
+
+impl Handler {
+    /// The type of the `n`th input after the receiver, to span what is passed there.
+    pub(crate) fn arg_type(&self, n: usize) -> Option<&Type> {
+        self.sig
+            .inputs
+            .iter()
+            .filter_map(|a| match a {
+                FnArg::Typed(t) => Some(&*t.ty),
+                FnArg::Receiver(_) => None,
+            })
+            .nth(n)
+    }
+
+    /// Span for the `n`th argument of a generated call: located at the
+    /// user's parameter type, so a type mismatch points at it, and resolved
+    /// like the rest of the generated code.
+    pub(crate) fn arg_span(&self, n: usize) -> Span {
+        let mut ty = self.arg_type(n);
+        // Past the `&`: a span is one token on stable, and `str` in `&str`
+        // (or `[u8]` in `&[u8]`) says more than `&`.
+        while let Some(Type::Reference(r)) = ty {
+            ty = Some(&*r.elem);
+        }
+        let at = ty.map_or(self.sig_span, Spanned::span);
+        Span::call_site().located_at(at)
+    }
+
+    /// Span for code generated for this handler as a whole: located at the
+    /// method name, resolved like the rest of the generated code.
+    pub(crate) fn span(&self) -> Span {
+        Span::call_site().located_at(self.name.span())
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -129,7 +165,8 @@ fn take_handlers(method: &mut ImplItemFn, errors: &mut Vec<syn::Error>) -> Vec<H
                 kind,
                 name: method.sig.ident.clone(),
                 vis: method.vis.clone(),
-                attr_span: attr.span(),
+                attr,
+                sig: method.sig.clone(),
                 sig_span: method.sig.span(),
                 cfgs: cfgs.clone(),
                 read,

@@ -16,24 +16,24 @@ pub(crate) enum Kind {
 }
 
 impl Kind {
-    pub(crate) const ALL: [(&'static str, Kind); 6] = [
-        ("on_read", Kind::Read),
-        ("on_connect", Kind::Connect),
-        ("on_write", Kind::Write),
-        ("on_close", Kind::Close),
-        ("on_connect_error", Kind::ConnectError),
-        ("on_overflow_error", Kind::OverflowError),
+    pub(crate) const ALL: [(&'static str, Self); 6] = [
+        ("on_read", Self::Read),
+        ("on_connect", Self::Connect),
+        ("on_write", Self::Write),
+        ("on_close", Self::Close),
+        ("on_connect_error", Self::ConnectError),
+        ("on_overflow_error", Self::OverflowError),
     ];
 
     pub(crate) fn name(self) -> &'static str {
-        Kind::ALL
+        Self::ALL
             .iter()
             .find(|(_, k)| *k == self)
             .map_or("on_read", |(n, _)| n)
     }
 
     /// Which helper attribute this is, if any (`on_read` or `pants::on_read`).
-    pub(crate) fn of(attr: &Attribute) -> Option<Kind> {
+    pub(crate) fn of(attr: &Attribute) -> Option<Self> {
         let path = attr.path();
         let last = path.segments.last()?;
         let prefixed_ok = path.segments.len() == 1
@@ -41,7 +41,7 @@ impl Kind {
         if !prefixed_ok {
             return None;
         }
-        Kind::ALL
+        Self::ALL
             .iter()
             .find(|(n, _)| last.ident == n)
             .map(|(_, k)| *k)
@@ -65,7 +65,6 @@ pub(crate) enum Mode {
 }
 
 /// Everything `#[on_read(...)]` says.
-
 pub(crate) struct ReadAttr {
     pub(crate) framing: Framing,
     pub(crate) framing_span: Span,
@@ -132,7 +131,10 @@ pub(crate) fn parse_on_read(attr: &Attribute, errors: &mut Vec<syn::Error>) -> R
             }
             "initial" => out.initial = Some(meta.path.get_ident().map_or_else(Span::call_site, syn::Ident::span)),
             _ => {
-                errors.push(meta.error(format!("unknown key `{key}` in #[on_read]; expected one of {READ_KEYS}")));
+                let hint = closest(&key, &["delimiter", "bytes", "regex", "mode", "max", "initial"])
+                    .map(|k| format!("did you mean `{k}`? "))
+                    .unwrap_or_default();
+                errors.push(meta.error(format!("unknown key `{key}` in #[on_read]; {hint}expected one of {READ_KEYS}")));
                 skip_value(&meta)?;
             }
         }
@@ -205,4 +207,30 @@ fn skip_value(meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
         let _: Expr = meta.value()?.parse()?;
     }
     Ok(())
+}
+
+/// The known key a misspelt one most likely meant: at most two edits away.
+fn closest<'a>(key: &str, known: &[&'a str]) -> Option<&'a str> {
+    known
+        .iter()
+        .map(|k| (edit_distance(key, k), *k))
+        .filter(|(d, _)| *d <= 2)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+/// Levenshtein distance.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitute = diagonal + usize::from(ca != *cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substitute.min(row[j] + 1).min(diagonal + 1);
+        }
+    }
+    row[b.len()]
 }

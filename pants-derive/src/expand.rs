@@ -1,7 +1,7 @@
 //! Code generation for `#[channel]`.
 
 use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote, quote_spanned};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::{Ident, ItemImpl, LitByteStr};
 
 use crate::ast::{Channel, Handler};
@@ -10,14 +10,16 @@ use crate::{fallback, valid};
 
 /// Entry point: parse, validate, expand; fall back on errors.
 pub(crate) fn channel(args: TokenStream, input: TokenStream) -> TokenStream {
-    let item: ItemImpl = match syn::parse2(input.clone()) {
-        Ok(item) => item,
-        Err(_) => {
-            let message =
-                "#[channel] goes on an impl block, as in `#[channel] impl MyProtocol { ... }`";
-            let error = syn::Error::new(Span::call_site(), message).to_compile_error();
-            return quote! { #error #input };
-        }
+    let Ok(item) = syn::parse2::<ItemImpl>(input.clone()) else {
+        let message =
+            "#[channel] goes on an impl block, as in `#[channel] impl MyProtocol { ... }`";
+        let error = match syn::parse2::<syn::Item>(input.clone()) {
+            Ok(other) => syn::Error::new_spanned(item_head(&other), message),
+            Err(_) => syn::Error::new(Span::call_site(), message),
+        };
+        let mut out = error.to_compile_error();
+        out.extend(input);
+        return out;
     };
     let mut errors = Vec::new();
     if let Some((_, path, _)) = &item.trait_ {
@@ -33,95 +35,90 @@ pub(crate) fn channel(args: TokenStream, input: TokenStream) -> TokenStream {
     if errors.is_empty() {
         expand(&channel)
     } else {
-        fallback::channel(&channel.item, errors)
+        fallback::channel(&channel, errors)
     }
+}
+
+/// The start of an item that is not an impl block, e.g. `struct Echo`, to
+/// point the error there.
+fn item_head(item: &syn::Item) -> TokenStream {
+    use syn::Item;
+    match item {
+        Item::Struct(i) => head(&i.struct_token, &i.ident),
+        Item::Enum(i) => head(&i.enum_token, &i.ident),
+        Item::Union(i) => head(&i.union_token, &i.ident),
+        Item::Trait(i) => head(&i.trait_token, &i.ident),
+        Item::Fn(i) => head(&i.sig.fn_token, &i.sig.ident),
+        Item::Mod(i) => head(&i.mod_token, &i.ident),
+        other => other.to_token_stream(),
+    }
+}
+
+fn head(keyword: &dyn ToTokens, name: &Ident) -> TokenStream {
+    quote!(#keyword #name)
 }
 
 fn expand(channel: &Channel) -> TokenStream {
     let item = &channel.item;
     let (impl_generics, _, where_clause) = item.generics.split_for_impl();
     let self_ty = &item.self_ty;
-    let states: Vec<&Handler> = channel
-        .handlers
-        .iter()
-        .filter(|h| h.kind == Kind::Read)
-        .collect();
-    let initial = states
-        .iter()
-        .position(|h| h.read.as_ref().is_some_and(|r| r.initial.is_some()))
-        .unwrap_or(0) as u16;
-    let rules = states
-        .iter()
-        .enumerate()
-        .map(|(i, h)| rule_arm(i as u16, h));
-    let frames = states
-        .iter()
-        .enumerate()
-        .map(|(i, h)| frame_arm(i as u16, h));
-    let consts = states
-        .iter()
-        .enumerate()
-        .map(|(i, h)| state_const(i as u16, h));
+    let states = read_states(channel);
+    let initial = initial_state(&states);
+    let rules = states.iter().map(|(i, h)| rule_arm(*i, h));
+    let frames = states.iter().map(|(i, h)| frame_arm(*i, h));
     let events = [
-        (Kind::Connect, quote!(__pants_connect), quote!()),
-        (Kind::Write, quote!(__pants_write), quote!()),
-        (Kind::Close, quote!(__pants_close), quote!()),
+        (Kind::Connect, "__pants_connect", quote!()),
+        (Kind::Write, "__pants_write", quote!()),
+        (Kind::Close, "__pants_close", quote!()),
         (
             Kind::ConnectError,
-            quote!(__pants_connect_error),
+            "__pants_connect_error",
             quote!(, error: &::pants::Error),
         ),
         (
             Kind::OverflowError,
-            quote!(__pants_overflow),
+            "__pants_overflow",
             quote!(, error: &::pants::Error),
         ),
     ];
-    let event_fns = events.iter().filter_map(|(kind, fn_name, extra)| {
-        let handler = channel.handlers.iter().find(|h| h.kind == *kind)?;
-        let name = &handler.name;
-        let cfgs = &handler.cfgs;
-        let arg = if extra.is_empty() {
-            quote!()
-        } else {
-            quote!(, error)
-        };
-        let call = quote_spanned!(handler.sig_span=> self.#name(s #arg));
-        Some(quote! {
-            #(#cfgs)*
-            #[inline]
-            fn #fn_name(&mut self, s: &mut ::pants::Stream<'_, Self> #extra) {
-                #call
-            }
-        })
-    });
-    let app_ty = match &channel.app {
-        Some(path) => quote!(#path),
-        None => quote!(Self),
-    };
-    let app_impl = channel.app.is_none().then(|| {
-        quote! {
-            #[automatically_derived]
-            impl #impl_generics ::pants::App for #self_ty #where_clause {
-                #[inline]
-                fn __pants_event(
-                    &mut self,
-                    core: &mut ::pants::__private::Core<Self>,
-                    key: usize,
-                    event: ::pants::__private::Event<'_>,
-                ) -> usize {
-                    ::pants::__private::dispatch::<Self>(self, core, key, event)
+    // One fn per handler, each under the handler's #[cfg]s: handlers under
+    // #[cfg] may be alternatives (validation rejected unconditional twins).
+    let event_fns = events.iter().flat_map(|(kind, fn_name, extra)| {
+        channel
+            .handlers
+            .iter()
+            .filter(move |h| h.kind == *kind)
+            .map(move |handler| {
+                let name = &handler.name;
+                let cfgs = &handler.cfgs;
+                let fn_name = Ident::new(fn_name, handler.span());
+                let s = quote_spanned!(handler.arg_span(0)=> s);
+                let arg = if extra.is_empty() {
+                    quote!()
+                } else {
+                    let error = quote_spanned!(handler.arg_span(1)=> error);
+                    quote!(, #error)
+                };
+                let call = quote_spanned!(handler.sig_span=> self.#name(#s #arg));
+                // Spanned at the method, so two `#[cfg]` alternatives that are
+                // both compiled in are reported there.
+                quote_spanned! {handler.span()=>
+                    #(#cfgs)*
+                    #[inline]
+                    fn #fn_name(&mut self, s: &mut ::pants::Stream<'_, Self> #extra) {
+                        #call
+                    }
                 }
-            }
-        }
+            })
     });
+    let consts = state_consts(channel);
+    let app_ty = app_type(channel);
+    let app_impl = app_impl(channel);
+    let uses = helper_uses(channel);
     quote! {
         #item
 
-        #[automatically_derived]
-        impl #impl_generics #self_ty #where_clause {
-            #(#consts)*
-        }
+        #consts
 
         #[automatically_derived]
         impl #impl_generics ::pants::Channel for #self_ty #where_clause {
@@ -158,6 +155,111 @@ fn expand(channel: &Channel) -> TokenStream {
         }
 
         #app_impl
+        #uses
+    }
+}
+
+/// The `#[on_read]` handlers with their state indices (declaration order).
+fn read_states(channel: &Channel) -> Vec<(u16, &Handler)> {
+    channel
+        .handlers
+        .iter()
+        .filter(|h| h.kind == Kind::Read)
+        .enumerate()
+        .map(|(i, h)| (i as u16, h))
+        .collect()
+}
+
+/// The initial state's index: the one marked `initial`, else the only one.
+/// Marked states under `#[cfg]` (alternatives) pick the one compiled in, at
+/// compile time; if none is, state 0.
+fn initial_state(states: &[(u16, &Handler)]) -> TokenStream {
+    let marked: Vec<&(u16, &Handler)> = states
+        .iter()
+        .filter(|(_, h)| h.read.as_ref().is_some_and(|r| r.initial.is_some()))
+        .collect();
+    if let Some((i, _)) = marked.iter().find(|(_, h)| h.cfgs.is_empty()) {
+        return quote!(#i);
+    }
+    if marked.is_empty() {
+        return quote!(0);
+    }
+    // In reverse, so that the first one compiled in wins.
+    let picks = marked.iter().rev().map(|(i, h)| {
+        let cfgs = &h.cfgs;
+        quote!(#(#cfgs)* { initial = #i; })
+    });
+    quote! {{
+        #[allow(unused_mut, unused_assignments)]
+        let mut initial = 0;
+        #(#picks)*
+        initial
+    }}
+}
+
+/// The `Channel::App` type: `Self`, or the enum given as `app = ...`.
+pub(crate) fn app_type(channel: &Channel) -> TokenStream {
+    channel
+        .app
+        .as_ref()
+        .map_or_else(|| quote!(Self), |path| quote!(#path))
+}
+
+/// `impl App for Self` when the channel is its engine's only type.
+pub(crate) fn app_impl(channel: &Channel) -> Option<TokenStream> {
+    let item = &channel.item;
+    let (impl_generics, _, where_clause) = item.generics.split_for_impl();
+    let self_ty = &item.self_ty;
+    channel.app.is_none().then(|| {
+        quote! {
+            #[automatically_derived]
+            impl #impl_generics ::pants::App for #self_ty #where_clause {
+                #[inline]
+                fn __pants_event(
+                    &mut self,
+                    core: &mut ::pants::__private::Core<Self>,
+                    key: usize,
+                    event: ::pants::__private::Event<'_>,
+                ) -> usize {
+                    ::pants::__private::dispatch::<Self>(self, core, key, event)
+                }
+            }
+        }
+    })
+}
+
+/// The inherent impl with one `ReadState` constant per `#[on_read]` method.
+pub(crate) fn state_consts(channel: &Channel) -> TokenStream {
+    let item = &channel.item;
+    let (impl_generics, _, where_clause) = item.generics.split_for_impl();
+    let self_ty = &item.self_ty;
+    let consts = read_states(channel)
+        .into_iter()
+        .map(|(i, h)| state_const(i, h));
+    quote! {
+        #[automatically_derived]
+        impl #impl_generics #self_ty #where_clause {
+            #(#consts)*
+        }
+    }
+}
+
+/// `#[channel]` removes the helper attributes before name resolution sees
+/// them; this names their paths once more, so that `use pants::on_read;`
+/// counts as used and a helper that is not in scope is reported.
+pub(crate) fn helper_uses(channel: &Channel) -> TokenStream {
+    if channel.handlers.is_empty() {
+        return TokenStream::new();
+    }
+    let uses = channel.handlers.iter().map(|h| {
+        let path = h.attr.path();
+        let span = Span::call_site().located_at(path.segments[0].ident.span());
+        quote_spanned!(span=> use #path as _;)
+    });
+    quote! {
+        const _: () = {
+            #(#uses)*
+        };
     }
 }
 
@@ -165,10 +267,10 @@ fn expand(channel: &Channel) -> TokenStream {
 fn rule_arm(i: u16, handler: &Handler) -> TokenStream {
     let read = handler.read.as_ref().expect("read states have a ReadAttr");
     let cfgs = &handler.cfgs;
-    let max = match &read.max {
-        Some((lit, _)) => quote!(#lit),
-        None => quote!(::pants::__private::DEFAULT_MAX),
-    };
+    let max = read.max.as_ref().map_or_else(
+        || quote!(::pants::__private::DEFAULT_MAX),
+        |(lit, _)| quote!(#lit),
+    );
     let framing = match &read.framing {
         Framing::Any => quote!(::pants::__private::Framing::Any),
         Framing::Bytes(lit, _) => quote!(::pants::__private::Framing::Bytes(#lit)),
@@ -204,12 +306,13 @@ fn frame_arm(i: u16, handler: &Handler) -> TokenStream {
     let cfgs = &handler.cfgs;
     let is_match =
         matches!(read.framing, Framing::Regex(_)) && matches!(read.mode, Some((Mode::Match, _)));
+    let s = quote_spanned!(handler.arg_span(0)=> s);
     let arg = if is_match {
-        quote!(frame.to_match())
+        quote_spanned!(handler.arg_span(1)=> frame.to_match())
     } else {
-        quote!(frame.bytes)
+        quote_spanned!(handler.arg_span(1)=> frame.bytes)
     };
-    let call = quote_spanned!(handler.sig_span=> self.#name(s, #arg));
+    let call = quote_spanned!(handler.sig_span=> self.#name(#s, #arg));
     quote! {
         #(#cfgs)*
         #i => #call,

@@ -6,7 +6,7 @@
 //! attributes (errors collected, not thrown), `valid` checks the rules that
 //! span several methods, `expand` writes the code; on any error `fallback`
 //! re-emits the user's impl without the helper attributes plus every error,
-//! so only the real mistakes show.
+//! and a stub `Channel` impl, so only the real mistakes show.
 #![allow(clippy::too_many_lines, reason = "quote! blocks read best whole")]
 
 mod app;

@@ -1,5 +1,8 @@
 //! Rules that look at more than one attribute. One function per rule.
 
+use proc_macro2::Span;
+use quote::ToTokens;
+
 use crate::ast::{Channel, Handler, Receiver};
 use crate::attr::{Framing, Kind, Mode};
 
@@ -28,24 +31,42 @@ fn check_signature(handler: &Handler, errors: &mut Vec<syn::Error>) {
         Kind::Connect | Kind::Write | Kind::Close => 1,
         Kind::Read | Kind::ConnectError | Kind::OverflowError => 2,
     };
-    let problem = match handler.receiver {
-        Receiver::Missing => Some("takes no `self`".to_owned()),
-        Receiver::Other => Some("must take `&mut self`".to_owned()),
-        Receiver::MutRef if handler.args != want_args => Some(format!(
-            "takes {} argument(s) after `&mut self`, expected {want_args}",
-            handler.args
-        )),
-        Receiver::MutRef => None,
-    };
-    if let Some(problem) = problem {
-        errors.push(syn::Error::new(
-            handler.sig_span,
+    let sig = &handler.sig;
+    // Spanned at the offending parameters; at the parentheses when some are missing.
+    let (problem, at): (String, proc_macro2::TokenStream) = match handler.receiver {
+        Receiver::Missing => ("takes no `self`".to_owned(), params(sig, 0)),
+        Receiver::Other => (
+            "must take `&mut self`".to_owned(),
+            sig.inputs
+                .first()
+                .map(ToTokens::to_token_stream)
+                .unwrap_or_default(),
+        ),
+        Receiver::MutRef if handler.args == want_args => return,
+        Receiver::MutRef => (
             format!(
-                "this #[{}] handler {problem}; write `{expected}`",
-                handler.kind.name()
+                "takes {} argument(s) after `&mut self`, expected {want_args}",
+                handler.args
             ),
-        ));
-    }
+            // Too many: the extra ones. Too few: the parentheses.
+            params(sig, 1 + want_args),
+        ),
+    };
+    let message = format!(
+        "this #[{}] handler {problem}; write `{expected}`",
+        handler.kind.name()
+    );
+    errors.push(if at.is_empty() {
+        syn::Error::new(sig.paren_token.span.join(), message)
+    } else {
+        syn::Error::new_spanned(at, message)
+    });
+}
+
+/// The parameters from the `skip`th on, to span an error at them.
+fn params(sig: &syn::Signature, skip: usize) -> proc_macro2::TokenStream {
+    let rest = sig.inputs.iter().skip(skip);
+    quote::quote!(#(#rest),*)
 }
 
 /// Framing values that cannot work: bad regex, `max` below a frame, `mode` without a regex.
@@ -76,13 +97,13 @@ fn check_read_state(read: &crate::attr::ReadAttr, errors: &mut Vec<syn::Error>) 
         Framing::Delimiter(_, d) => d.len() as u64,
         Framing::Any | Framing::Regex(_) => 0,
     };
-    if let Some((lit, max)) = &read.max {
-        if *max < needed {
-            errors.push(syn::Error::new(
-                lit.span(),
-                format!("`max = {max}` is smaller than one frame of this state ({needed} bytes); raise it to at least {needed}"),
-            ));
-        }
+    if let Some((lit, max)) = &read.max
+        && *max < needed
+    {
+        errors.push(syn::Error::new(
+            lit.span(),
+            format!("`max = {max}` is smaller than one frame of this state ({needed} bytes); raise it to at least {needed}"),
+        ));
     }
 }
 
@@ -94,7 +115,8 @@ pub(crate) fn regex_source(pattern: &str, mode: Mode) -> String {
     }
 }
 
-/// Events other than reads have one handler each.
+/// Events other than reads have one handler each. Handlers that are all
+/// under `#[cfg]` may be alternatives; one without `#[cfg]` has no twin.
 fn check_single_handlers(channel: &Channel, errors: &mut Vec<syn::Error>) {
     for (i, handler) in channel.handlers.iter().enumerate() {
         if handler.kind == Kind::Read {
@@ -102,51 +124,59 @@ fn check_single_handlers(channel: &Channel, errors: &mut Vec<syn::Error>) {
         }
         if let Some(first) = channel.handlers[..i]
             .iter()
-            .find(|h| h.kind == handler.kind && h.cfgs.is_empty())
+            .find(|h| h.kind == handler.kind && !alternatives(h, handler))
         {
-            if handler.cfgs.is_empty() {
-                errors.push(syn::Error::new(
-                    handler.attr_span,
-                    format!(
-                        "a second #[{}] handler; `{}` already handles this event, and a channel has one handler per event",
-                        handler.kind.name(),
-                        first.name
-                    ),
-                ));
-            }
+            let cfg_hint = if first.cfgs.is_empty() && handler.cfgs.is_empty() {
+                ""
+            } else {
+                " (handlers that are #[cfg] alternatives all need a #[cfg])"
+            };
+            errors.push(syn::Error::new_spanned(
+                &handler.attr,
+                format!(
+                    "a second #[{}] handler; `{}` already handles this event, and a channel has one handler per event{cfg_hint}",
+                    handler.kind.name(),
+                    first.name
+                ),
+            ));
         }
     }
 }
 
-/// Several read states need exactly one marked `initial`; one state is initial by itself.
+/// Several read states need one marked `initial`; one state is initial by
+/// itself. A state under `#[cfg]` counts as declared (the macro cannot tell
+/// whether it is on), but states that are all under `#[cfg]` may be
+/// alternatives, so each can be marked `initial`.
 fn check_initial_state(channel: &Channel, errors: &mut Vec<syn::Error>) {
     let states: Vec<&Handler> = channel
         .handlers
         .iter()
         .filter(|h| h.kind == Kind::Read)
         .collect();
-    let initial: Vec<&Handler> = states
+    let initial: Vec<(&Handler, Span)> = states
         .iter()
-        .copied()
-        .filter(|h| h.read.as_ref().is_some_and(|r| r.initial.is_some()))
+        .filter_map(|h| Some((*h, h.read.as_ref()?.initial?)))
         .collect();
-    if initial.len() > 1 {
-        for extra in &initial[1..] {
-            let span = extra
-                .read
-                .as_ref()
-                .and_then(|r| r.initial)
-                .unwrap_or(extra.attr_span);
+    for (i, (extra, span)) in initial.iter().enumerate() {
+        if let Some((first, _)) = initial[..i].iter().find(|(h, _)| !alternatives(h, extra)) {
             errors.push(syn::Error::new(
-                span,
-                format!("`{}` is already the initial read state; mark only one #[on_read] method `initial`", initial[0].name),
+                *span,
+                format!(
+                    "`{}` is already the initial read state; mark only one #[on_read] method `initial`",
+                    first.name
+                ),
             ));
         }
     }
     if states.len() > 1 && initial.is_empty() {
-        errors.push(syn::Error::new(
-            states[0].attr_span,
+        errors.push(syn::Error::new_spanned(
+            &states[0].attr,
             "several #[on_read] states and none is marked `initial`; add `initial` to the one that reads first, e.g. #[on_read(delimiter = \"\\r\\n\", initial)]",
         ));
     }
+}
+
+/// Whether two handlers may be `#[cfg]` alternatives: both are under `#[cfg]`.
+fn alternatives(a: &Handler, b: &Handler) -> bool {
+    !a.cfgs.is_empty() && !b.cfgs.is_empty()
 }

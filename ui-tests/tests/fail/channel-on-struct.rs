@@ -1,0 +1,7 @@
+use pants::prelude::*;
+
+#[channel]
+#[derive(Default)]
+struct Echo;
+
+fn main() {}
