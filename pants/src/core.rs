@@ -39,7 +39,11 @@ pub(crate) type AcceptFn<A> = Box<dyn FnMut(SocketAddr) -> Option<A>>;
 /// A channel-bound or engine-wide timer callback.
 pub(crate) enum TimerFn<A> {
     Engine(EngineFn<A>),
-    Channel { key: usize, generation: u32, f: ChannelFn<A> },
+    Channel {
+        key: usize,
+        generation: u32,
+        f: ChannelFn<A>,
+    },
 }
 
 /// The part of an engine that handlers can reach.
@@ -240,10 +244,11 @@ impl<A> Core<A> {
 
     fn schedule_close(&mut self, key: usize) {
         if let Some(io) = self.stream_mut(key)
-            && io.flags & flag::IN_CLOSING == 0 {
-                io.flags |= flag::IN_CLOSING;
-                self.closing.push_back(key);
-            }
+            && io.flags & flag::IN_CLOSING == 0
+        {
+            io.flags |= flag::IN_CLOSING;
+            self.closing.push_back(key);
+        }
     }
 
     /// Half-close: shut our write side once the queue drains; keep reading.

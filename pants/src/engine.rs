@@ -141,7 +141,10 @@ impl<A: App> Engine<A> {
     }
 
     /// [`listen_with`](Self::listen_with) with a backlog and `SO_REUSEPORT` choice.
-    #[allow(clippy::needless_pass_by_value, reason = "an address by value reads naturally at the call site")]
+    #[allow(
+        clippy::needless_pass_by_value,
+        reason = "an address by value reads naturally at the call site"
+    )]
     pub fn listen_with_options<C, F>(
         &mut self,
         addr: impl IntoAddr,
@@ -184,7 +187,10 @@ impl<A: App> Engine<A> {
     /// host name that does not resolve, arrives at `#[on_connect_error]`
     /// (then `#[on_close]`). Host names are resolved with the system resolver
     /// (blocking) and every address is tried in turn.
-    #[allow(clippy::needless_pass_by_value, reason = "an address by value reads naturally at the call site")]
+    #[allow(
+        clippy::needless_pass_by_value,
+        reason = "an address by value reads naturally at the call site"
+    )]
     pub fn connect<C>(&mut self, addr: impl IntoAddr, channel: C) -> Result<StreamId>
     where
         C: Channel<App = A>,
@@ -453,7 +459,9 @@ impl<A: App> Engine<A> {
                     Some(app) if live => {
                         let core = &mut self.core;
                         if catch_unwind(AssertUnwindSafe(|| f(app, core, key))).is_err() {
-                            log::error!("a timer callback of stream #{key} panicked; closing the stream");
+                            log::error!(
+                                "a timer callback of stream #{key} panicked; closing the stream"
+                            );
                             self.core.close_now(key);
                         }
                     }
@@ -680,9 +688,11 @@ impl<A: App> Engine<A> {
             return;
         }
         if let Some(io) = self.core.stream_mut(key)
-            && io.flags & (flag::CLOSING | flag::CLOSED) == 0 && !rbuf.is_empty() {
-                io.rbuf = rbuf;
-            }
+            && io.flags & (flag::CLOSING | flag::CLOSED) == 0
+            && !rbuf.is_empty()
+        {
+            io.rbuf = rbuf;
+        }
     }
 
     /// Writes a stream's queue; drained: `on_write`, resume reading, or finish closing.
@@ -714,9 +724,10 @@ impl<A: App> Engine<A> {
             }
             Ok(false) => {
                 if self.core.queued(key) > WRITE_HIGH_WATER
-                    && let Some(io) = self.core.stream_mut(key) {
-                        io.flags |= flag::PAUSED;
-                    }
+                    && let Some(io) = self.core.stream_mut(key)
+                {
+                    io.flags |= flag::PAUSED;
+                }
             }
             Err(e) => {
                 log::debug!("stream #{key}: write failed: {e}; closing");
@@ -792,11 +803,12 @@ impl<A: App> Engine<A> {
 
     fn resume_accept(&mut self, key: usize, generation: u32) {
         if let Some(Slot::Server(srv)) = self.core.slots.get_mut(key)
-            && srv.generation == generation {
-                srv.paused = false;
-                self.accept(key);
-                self.settle();
-            }
+            && srv.generation == generation
+        {
+            srv.paused = false;
+            self.accept(key);
+            self.settle();
+        }
     }
 
     /// Calls into the channel at `key`; a panic closes that channel.

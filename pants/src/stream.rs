@@ -218,7 +218,10 @@ impl<'a, C: Channel> Stream<'a, C> {
     /// Address syntax errors are returned; everything else (refused,
     /// unreachable, a name that does not resolve) arrives at the new
     /// channel's `#[on_connect_error]`.
-    #[allow(clippy::needless_pass_by_value, reason = "an address by value reads naturally at the call site")]
+    #[allow(
+        clippy::needless_pass_by_value,
+        reason = "an address by value reads naturally at the call site"
+    )]
     pub fn connect<D>(&mut self, addr: impl IntoAddr, channel: D) -> Result<StreamId>
     where
         D: Channel<App = C::App>,
