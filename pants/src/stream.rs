@@ -367,9 +367,10 @@ impl<A> ServerRef<'_, A> {
         self.core.server(self.key).map(|s| s.local)
     }
 
-    /// Number of live connections.
+    /// Number of live connections: those [`connections`](Self::connections)
+    /// yields (a stream that is closing no longer counts).
     pub fn len(&self) -> usize {
-        self.core.server(self.key).map_or(0, |s| s.conns.len())
+        self.connections().count()
     }
 
     /// Whether the server has no live connection.
