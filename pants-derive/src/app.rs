@@ -55,9 +55,20 @@ pub(crate) fn derive(input: TokenStream) -> TokenStream {
             }
         });
     }
+    let header = quote!(#impl_generics ::pants::App for #name #ty_generics #where_clause);
+    let app = app_trait_impl(&header, &quote! { match self { #(#arms)* } });
+    quote! {
+        #app
+        #(#extra)*
+    }
+}
+
+/// `impl ... App for ...` with `body` as the event method's body; shared by
+/// `#[derive(App)]` and `#[channel]` (a one-type engine).
+pub(crate) fn app_trait_impl(header: &TokenStream, body: &TokenStream) -> TokenStream {
     quote! {
         #[automatically_derived]
-        impl #impl_generics ::pants::App for #name #ty_generics #where_clause {
+        impl #header {
             #[inline]
             fn __pants_event(
                 &mut self,
@@ -65,11 +76,8 @@ pub(crate) fn derive(input: TokenStream) -> TokenStream {
                 key: usize,
                 event: ::pants::__private::Event<'_>,
             ) -> usize {
-                match self {
-                    #(#arms)*
-                }
+                #body
             }
         }
-        #(#extra)*
     }
 }

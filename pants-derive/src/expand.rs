@@ -211,20 +211,11 @@ pub(crate) fn app_impl(channel: &Channel) -> Option<TokenStream> {
     let (impl_generics, _, where_clause) = item.generics.split_for_impl();
     let self_ty = &item.self_ty;
     channel.app.is_none().then(|| {
-        quote! {
-            #[automatically_derived]
-            impl #impl_generics ::pants::App for #self_ty #where_clause {
-                #[inline]
-                fn __pants_event(
-                    &mut self,
-                    core: &mut ::pants::__private::Core<Self>,
-                    key: usize,
-                    event: ::pants::__private::Event<'_>,
-                ) -> usize {
-                    ::pants::__private::dispatch::<Self>(self, core, key, event)
-                }
-            }
-        }
+        let header = quote!(#impl_generics ::pants::App for #self_ty #where_clause);
+        crate::app::app_trait_impl(
+            &header,
+            &quote!(::pants::__private::dispatch::<Self>(self, core, key, event)),
+        )
     })
 }
 
