@@ -73,9 +73,9 @@ pub(crate) fn app_trait_impl(header: &TokenStream, body: &TokenStream) -> TokenS
             fn __pants_event(
                 &mut self,
                 core: &mut ::pants::__private::Core<Self>,
-                key: usize,
+                key: ::core::primitive::usize,
                 event: ::pants::__private::Event<'_>,
-            ) -> usize {
+            ) -> ::core::primitive::usize {
                 #body
             }
         }

@@ -59,6 +59,21 @@ impl Handler {
         Span::call_site().located_at(at)
     }
 
+    /// The frame argument's type when it is a typed (packed) frame: an
+    /// `#[on_read]` argument that is neither a reference (`&[u8]`) nor a
+    /// regex [`Match`](pants::Match).
+    pub(crate) fn typed_frame(&self) -> Option<&Type> {
+        if self.kind != Kind::Read {
+            return None;
+        }
+        let ty = self.arg_type(1)?;
+        let is_match = match ty {
+            Type::Path(p) => p.path.segments.last().is_some_and(|s| s.ident == "Match"),
+            _ => false,
+        };
+        (!matches!(ty, Type::Reference(_)) && !is_match).then_some(ty)
+    }
+
     /// Span for code generated for this handler as a whole: located at the
     /// method name, resolved like the rest of the generated code.
     pub(crate) fn span(&self) -> Span {

@@ -53,6 +53,10 @@ impl Kind {
 pub(crate) enum Framing {
     Any,
     Bytes(LitInt, u64),
+    /// `bytes = expr`: evaluated on entering the state.
+    BytesExpr(Box<Expr>),
+    /// `prefix = u16`: the width in bytes, and the type's span.
+    Prefix(usize),
     Delimiter(LitStr, Vec<u8>),
     Regex(LitStr),
 }
@@ -73,7 +77,17 @@ pub(crate) struct ReadAttr {
     pub(crate) initial: Option<Span>,
 }
 
-pub(crate) const READ_KEYS: &str = "`delimiter`, `bytes`, `regex`, `mode`, `max`, `initial`";
+pub(crate) const READ_KEYS: &str =
+    "`delimiter`, `bytes`, `regex`, `prefix`, `mode`, `max`, `initial`";
+const KEYS: [&str; 7] = [
+    "delimiter",
+    "bytes",
+    "regex",
+    "prefix",
+    "mode",
+    "max",
+    "initial",
+];
 
 /// Parses `#[on_read]` / `#[on_read(key = value, ...)]`, collecting errors.
 pub(crate) fn parse_on_read(attr: &Attribute, errors: &mut Vec<syn::Error>) -> ReadAttr {
@@ -98,7 +112,7 @@ pub(crate) fn parse_on_read(attr: &Attribute, errors: &mut Vec<syn::Error>) -> R
         }
         seen.push(key.clone());
         match key.as_str() {
-            "delimiter" | "bytes" | "regex" => {
+            "delimiter" | "bytes" | "regex" | "prefix" => {
                 if let Some(first) = &framing_key {
                     errors.push(meta.error(format!(
                         "`{key}` and `{first}` are two framing kinds; a read state has one (use another #[on_read] method for another state)"
@@ -131,7 +145,7 @@ pub(crate) fn parse_on_read(attr: &Attribute, errors: &mut Vec<syn::Error>) -> R
             }
             "initial" => out.initial = Some(meta.path.get_ident().map_or_else(Span::call_site, syn::Ident::span)),
             _ => {
-                let hint = closest(&key, &["delimiter", "bytes", "regex", "mode", "max", "initial"])
+                let hint = closest(&key, &KEYS)
                     .map(|k| format!("did you mean `{k}`? "))
                     .unwrap_or_default();
                 errors.push(meta.error(format!("unknown key `{key}` in #[on_read]; {hint}expected one of {READ_KEYS}")));
@@ -152,10 +166,21 @@ fn parse_framing(
     errors: &mut Vec<syn::Error>,
 ) -> syn::Result<Framing> {
     let expr: Expr = meta.value()?.parse()?;
+    if key == "prefix" {
+        return parse_prefix(&expr);
+    }
     let Expr::Lit(lit) = &expr else {
+        if key == "bytes" {
+            return Ok(Framing::BytesExpr(Box::new(expr)));
+        }
+        let example = if key == "regex" {
+            "regex = r\"\\s+\""
+        } else {
+            "delimiter = \"\\r\\n\""
+        };
         return Err(syn::Error::new_spanned(
             &expr,
-            format!("`{key}` takes a literal"),
+            format!("`{key}` takes a literal, checked at compile time, as in `{example}`"),
         ));
     };
     match (key, &lit.lit) {
@@ -193,13 +218,36 @@ fn parse_framing(
         )),
         ("bytes", other) => Err(syn::Error::new(
             other.span(),
-            "expected a byte count, as in `bytes = 8`",
+            "expected a byte count, as in `bytes = 8`, or an expression, as in `bytes = self.length`",
         )),
         (_, other) => Err(syn::Error::new(
             other.span(),
             "expected a string, as in `regex = r\"\\s+\"`",
         )),
     }
+}
+
+/// `prefix = u8 | u16 | u32`.
+fn parse_prefix(expr: &Expr) -> syn::Result<Framing> {
+    let width = match expr {
+        Expr::Path(p) if p.qself.is_none() => p.path.get_ident().and_then(|i| {
+            match i.to_string().as_str() {
+                "u8" => Some(1),
+                "u16" => Some(2),
+                "u32" => Some(4),
+                _ => None,
+            }
+        }),
+        _ => None,
+    };
+    width
+        .map(Framing::Prefix)
+        .ok_or_else(|| {
+            syn::Error::new_spanned(
+                expr,
+                "a length prefix is `u8`, `u16` or `u32` (big endian), as in `prefix = u16`",
+            )
+        })
 }
 
 fn skip_value(meta: &ParseNestedMeta<'_>) -> syn::Result<()> {

@@ -2,6 +2,7 @@
 
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
 use syn::{Ident, ItemImpl, LitByteStr};
 
 use crate::ast::{Channel, Handler};
@@ -65,6 +66,18 @@ fn expand(channel: &Channel) -> TokenStream {
     let states = read_states(channel);
     let initial = initial_state(&states);
     let rules = states.iter().map(|(i, h)| rule_arm(*i, h));
+    let lens: Vec<TokenStream> = states.iter().filter_map(|(i, h)| len_arm(*i, h)).collect();
+    let len_fn = (!lens.is_empty()).then(|| {
+        quote! {
+            #[inline]
+            fn __pants_len(&self, state: ::core::primitive::u16) -> ::core::primitive::usize {
+                match state {
+                    #(#lens)*
+                    _ => 0,
+                }
+            }
+        }
+    });
     let frames = states.iter().map(|(i, h)| frame_arm(*i, h));
     let events = [
         (Kind::Connect, "__pants_connect", quote!()),
@@ -123,24 +136,27 @@ fn expand(channel: &Channel) -> TokenStream {
         #[automatically_derived]
         impl #impl_generics ::pants::Channel for #self_ty #where_clause {
             type App = #app_ty;
-            const __PANTS_INITIAL: u16 = #initial;
+            const __PANTS_INITIAL: ::core::primitive::u16 = #initial;
 
             #[inline]
-            fn __pants_rule(&self, state: u16) -> ::pants::__private::Rule {
+            fn __pants_rule(&self, state: ::core::primitive::u16) -> ::pants::__private::Rule {
                 match state {
                     #(#rules)*
                     _ => ::pants::__private::Rule {
                         framing: ::pants::__private::Framing::Any,
                         max: ::pants::__private::DEFAULT_MAX,
+                        sized: false,
                     },
                 }
             }
+
+            #len_fn
 
             #[inline]
             fn __pants_frame(
                 &mut self,
                 s: &mut ::pants::Stream<'_, Self>,
-                state: u16,
+                state: ::core::primitive::u16,
                 frame: ::pants::__private::Payload<'_>,
             ) {
                 match state {
@@ -263,7 +279,12 @@ fn rule_arm(i: u16, handler: &Handler) -> TokenStream {
         |(lit, _)| quote!(#lit),
     );
     let framing = match &read.framing {
-        Framing::Any => quote!(::pants::__private::Framing::Any),
+        Framing::Any => match handler.typed_frame() {
+            Some(ty) => typed_size(ty, read),
+            None => quote!(::pants::__private::Framing::Any),
+        },
+        Framing::BytesExpr(_) => quote!(::pants::__private::Framing::Bytes(0)),
+        Framing::Prefix(width) => quote!(::pants::__private::Framing::Prefix(#width)),
         Framing::Bytes(lit, _) => quote!(::pants::__private::Framing::Bytes(#lit)),
         Framing::Delimiter(lit, bytes) => {
             let bytes = LitByteStr::new(bytes, lit.span());
@@ -284,10 +305,48 @@ fn rule_arm(i: u16, handler: &Handler) -> TokenStream {
             }}
         }
     };
+    let sized = matches!(read.framing, Framing::BytesExpr(_));
     quote! {
         #(#cfgs)*
-        #i => ::pants::__private::Rule { framing: #framing, max: #max },
+        #i => ::pants::__private::Rule { framing: #framing, max: #max, sized: #sized },
     }
+}
+
+/// `Framing::Bytes(SIZE)` for a typed frame, with the size checked at
+/// compile time: not zero, and within `max` when one is given.
+fn typed_size(ty: &syn::Type, read: &crate::attr::ReadAttr) -> TokenStream {
+    let span = Span::call_site().located_at(ty.span());
+    let size = quote_spanned!(span=> <#ty as ::pants::__private::Packed>::SIZE);
+    let max_check = read.max.as_ref().map(|(lit, _)| {
+        quote_spanned! {lit.span()=>
+            ::core::assert!(
+                #size <= #lit,
+                "`max` is smaller than this handler's typed frame; raise it to at least the frame's size"
+            );
+        }
+    });
+    quote_spanned! {span=>
+        ::pants::__private::Framing::Bytes(const {
+            ::core::assert!(#size > 0, "a typed frame of zero bytes would be handed out forever; give it at least one field");
+            #max_check
+            #size
+        })
+    }
+}
+
+/// `i => expr` for a `bytes = expr` state, evaluated on entering it.
+fn len_arm(i: u16, handler: &Handler) -> Option<TokenStream> {
+    let read = handler.read.as_ref()?;
+    let Framing::BytesExpr(expr) = &read.framing else {
+        return None;
+    };
+    let cfgs = &handler.cfgs;
+    let span = Span::call_site().located_at(expr.span());
+    let len = quote_spanned!(span=> ::pants::__private::FrameLen::frame_len(#expr));
+    Some(quote! {
+        #(#cfgs)*
+        #i => #len,
+    })
 }
 
 /// `i => self.method(s, frame)` for one read state.
@@ -300,6 +359,10 @@ fn frame_arm(i: u16, handler: &Handler) -> TokenStream {
     let s = quote_spanned!(handler.arg_span(0)=> s);
     let arg = if is_match {
         quote_spanned!(handler.arg_span(1)=> frame.to_match())
+    } else if let Some(ty) = handler.typed_frame() {
+        quote_spanned! {handler.arg_span(1)=>
+            <#ty as ::pants::__private::Packed>::read_from(frame.bytes, ::pants::__private::Endian::Big)
+        }
     } else {
         quote_spanned!(handler.arg_span(1)=> frame.bytes)
     };

@@ -30,14 +30,14 @@ pub(crate) fn channel(channel: &Channel, errors: Vec<syn::Error>) -> TokenStream
         impl #impl_generics ::pants::Channel for #self_ty #where_clause {
             type App = #app_ty;
 
-            fn __pants_rule(&self, _: u16) -> ::pants::__private::Rule {
+            fn __pants_rule(&self, _: ::core::primitive::u16) -> ::pants::__private::Rule {
                 ::core::unreachable!()
             }
 
             fn __pants_frame(
                 &mut self,
                 _: &mut ::pants::Stream<'_, Self>,
-                _: u16,
+                _: ::core::primitive::u16,
                 _: ::pants::__private::Payload<'_>,
             ) {
                 ::core::unreachable!()

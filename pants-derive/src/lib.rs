@@ -1,6 +1,7 @@
 //! Procedural macros for `pants`. Use them through the `pants` crate, which
 //! documents them: `#[channel]`, `#[on_read]`, `#[on_connect]`, `#[on_write]`,
-//! `#[on_close]`, `#[on_connect_error]`, `#[on_overflow_error]`, `#[derive(App)]`.
+//! `#[on_close]`, `#[on_connect_error]`, `#[on_overflow_error]`, `#[derive(App)]`,
+//! `#[derive(Packed)]`.
 //!
 //! Pipeline (thiserror / serde style): `ast` parses the impl and its method
 //! attributes (errors collected, not thrown), `valid` checks the rules that
@@ -14,6 +15,7 @@ mod ast;
 mod attr;
 mod expand;
 mod fallback;
+mod packed;
 mod valid;
 
 use proc_macro::TokenStream;
@@ -28,6 +30,12 @@ pub fn channel(args: TokenStream, input: TokenStream) -> TokenStream {
 #[proc_macro_derive(App)]
 pub fn derive_app(input: TokenStream) -> TokenStream {
     app::derive(input.into()).into()
+}
+
+/// Implements `pants::Packed` for a struct of packed fields. Documented on `pants::Packed`.
+#[proc_macro_derive(Packed, attributes(packed))]
+pub fn derive_packed(input: TokenStream) -> TokenStream {
+    packed::derive(input.into()).into()
 }
 
 macro_rules! stray_helper {

@@ -4,7 +4,7 @@ use proc_macro2::Span;
 use quote::ToTokens;
 
 use crate::ast::{Channel, Handler, Receiver};
-use crate::attr::{Framing, Kind, Mode};
+use crate::attr::{Framing, Kind, Mode, ReadAttr};
 
 /// Checks the whole channel; errors are appended.
 pub(crate) fn validate(channel: &Channel, errors: &mut Vec<syn::Error>) {
@@ -12,6 +12,7 @@ pub(crate) fn validate(channel: &Channel, errors: &mut Vec<syn::Error>) {
         check_signature(handler, errors);
         if let Some(read) = &handler.read {
             check_read_state(read, errors);
+            check_typed_frame(handler, read, errors);
         }
     }
     check_single_handlers(channel, errors);
@@ -21,7 +22,9 @@ pub(crate) fn validate(channel: &Channel, errors: &mut Vec<syn::Error>) {
 /// A handler takes `&mut self`, the stream, and the event's value if it has one.
 fn check_signature(handler: &Handler, errors: &mut Vec<syn::Error>) {
     let expected = match handler.kind {
-        Kind::Read => "fn name(&mut self, s: &mut Stream<Self>, frame: &[u8])",
+        Kind::Read => {
+            "fn name(&mut self, s: &mut Stream<Self>, frame: &[u8])` (or a typed frame such as `(a, b): (u16, u16)`"
+        }
         Kind::Connect | Kind::Write | Kind::Close => "fn name(&mut self, s: &mut Stream<Self>)",
         Kind::ConnectError | Kind::OverflowError => {
             "fn name(&mut self, s: &mut Stream<Self>, error: &pants::Error)"
@@ -70,7 +73,7 @@ fn params(sig: &syn::Signature, skip: usize) -> proc_macro2::TokenStream {
 }
 
 /// Framing values that cannot work: bad regex, `max` below a frame, `mode` without a regex.
-fn check_read_state(read: &crate::attr::ReadAttr, errors: &mut Vec<syn::Error>) {
+fn check_read_state(read: &ReadAttr, errors: &mut Vec<syn::Error>) {
     match &read.framing {
         Framing::Regex(lit) => {
             let mode = read.mode.map_or(Mode::Search, |(m, _)| m);
@@ -92,10 +95,12 @@ fn check_read_state(read: &crate::attr::ReadAttr, errors: &mut Vec<syn::Error>) 
             }
         }
     }
+    // A length prefix's `max` caps the payload; a `bytes = expr` length is
+    // checked against `max` at run time, on entering the state.
     let needed = match &read.framing {
         Framing::Bytes(_, n) => *n,
         Framing::Delimiter(_, d) => d.len() as u64,
-        Framing::Any | Framing::Regex(_) => 0,
+        Framing::Any | Framing::Regex(_) | Framing::BytesExpr(_) | Framing::Prefix(_) => 0,
     };
     if let Some((lit, max)) = &read.max
         && *max < needed
@@ -105,6 +110,45 @@ fn check_read_state(read: &crate::attr::ReadAttr, errors: &mut Vec<syn::Error>) 
             format!("`max = {max}` is smaller than one frame of this state ({needed} bytes); raise it to at least {needed}"),
         ));
     }
+}
+
+/// A typed frame argument is its own framing rule: it cannot be combined
+/// with a framing key, which hands over bytes.
+fn check_typed_frame(handler: &Handler, read: &ReadAttr, errors: &mut Vec<syn::Error>) {
+    let Some(ty) = handler.typed_frame() else {
+        return;
+    };
+    let key = match &read.framing {
+        Framing::Any => return,
+        Framing::Bytes(..) | Framing::BytesExpr(_) => {
+            errors.push(syn::Error::new(
+                read.framing_span,
+                format!(
+                    "the typed frame `{}` is read by its own size; remove `bytes = ...` (or take `frame: &[u8]` for raw bytes)",
+                    type_text(ty)
+                ),
+            ));
+            return;
+        }
+        Framing::Delimiter(..) => "delimiter",
+        Framing::Regex(_) => "regex",
+        Framing::Prefix(_) => "prefix",
+    };
+    errors.push(syn::Error::new_spanned(
+        ty,
+        format!(
+            "`{key}` frames are bytes: take `frame: &[u8]`; a typed frame such as `{}` needs a bare #[on_read], which reads its fixed size",
+            type_text(ty)
+        ),
+    ));
+}
+
+/// A type as the user would write it: `(u16, u16)`, not `(u16 , u16)`.
+fn type_text(ty: &syn::Type) -> String {
+    let text = ty.to_token_stream().to_string();
+    [(" ,", ","), ("( ", "("), (" )", ")"), ("[ ", "["), (" ]", "]"), (" ;", ";"), ("& ", "&"), (" < ", "<"), (" <", "<"), ("< ", "<"), (" >", ">")]
+        .iter()
+        .fold(text, |t, (from, to)| t.replace(from, to))
 }
 
 /// The regex the runtime compiles: match mode is anchored at the first byte.

@@ -8,12 +8,44 @@ use regex::bytes::CaptureLocations;
 pub use crate::channel::{Payload, Rule};
 pub use crate::core::Core;
 pub use crate::framing::{DEFAULT_MAX, Framing};
+pub use crate::packed::{Endian, Packed};
 pub use regex::bytes::Regex;
 
 use crate::channel::Channel;
 use crate::core::flag;
 use crate::error::Error;
+use crate::framing::Frame;
 use crate::stream::Stream;
+
+/// What `bytes = expr` accepts: an unsigned integer byte count.
+#[diagnostic::on_unimplemented(
+    message = "`bytes = ...` takes an unsigned integer byte count, not `{Self}`",
+    label = "not a byte count",
+    note = "give a `usize`, `u64`, `u32`, `u16` or `u8` expression, e.g. `bytes = self.length`"
+)]
+pub trait FrameLen {
+    /// The count as a `usize` (saturating).
+    fn frame_len(self) -> usize;
+}
+
+macro_rules! frame_len {
+    ($($t:ty),*) => {$(
+        impl FrameLen for $t {
+            #[inline]
+            fn frame_len(self) -> usize {
+                usize::try_from(self).unwrap_or(usize::MAX)
+            }
+        }
+        impl FrameLen for &$t {
+            #[inline]
+            fn frame_len(self) -> usize {
+                (*self).frame_len()
+            }
+        }
+    )*};
+}
+
+frame_len!(u8, u16, u32, u64, u128, usize);
 
 /// What the engine asks a channel to handle.
 #[derive(Clone, Copy, Debug)]
@@ -59,12 +91,30 @@ pub fn dispatch<C: Channel>(
 /// The read state is re-read before every frame, so a `switch` inside a
 /// handler applies to the very next frame.
 fn read<C: Channel>(channel: &mut C, s: &mut Stream<'_, C>, input: &[u8], eof: bool) -> usize {
-    let mut pos = skip_discarded(channel, s, input);
+    let mut pos = 0;
     let mut locations: Option<(u16, CaptureLocations)> = None;
     while s.is_reading() {
+        pos += skip(channel, s, &input[pos..]);
+        if s.io().flags & (flag::DISCARDING | flag::SKIPPING) != 0 {
+            // Still skipping a rejected frame: everything here went.
+            return pos;
+        }
         let state = s.io().state;
-        let rule = channel.__pants_rule(state);
+        let rule = match enter(channel, s, state) {
+            Ok(rule) => rule,
+            Err(error) => {
+                channel.__pants_overflow(s, &error);
+                continue;
+            }
+        };
         let rest = &input[pos..];
+        if let Some(len) = rule.framing.announced(rest)
+            && len > rule.max
+        {
+            reject(s, rule.framing.min_buffer(), len, rule.max);
+            channel.__pants_overflow(s, &too_large(len, rule.max));
+            continue;
+        }
         let mut scan = s.io().scan as usize;
         let locs = match rule.framing {
             Framing::Match(re) => {
@@ -75,7 +125,12 @@ fn read<C: Channel>(channel: &mut C, s: &mut Stream<'_, C>, input: &[u8], eof: b
             }
             _ => None,
         };
-        let Some(frame) = rule.framing.next_frame(rest, &mut scan, locs) else {
+        let found = if rule.sized && matches!(rule.framing, Framing::Bytes(0)) {
+            empty_frame(s)
+        } else {
+            rule.framing.next_frame(rest, &mut scan, locs)
+        };
+        let Some(frame) = found else {
             s.io_mut().scan = u32::try_from(scan).unwrap_or(0);
             break;
         };
@@ -116,10 +171,73 @@ fn read<C: Channel>(channel: &mut C, s: &mut Stream<'_, C>, input: &[u8], eof: b
     pos
 }
 
-/// After an overflow the stream was kept open: drop bytes up to and
-/// including the next delimiter, so framing resumes at a frame boundary.
-fn skip_discarded<C: Channel>(channel: &C, s: &mut Stream<'_, C>, input: &[u8]) -> usize {
-    if s.io().flags & flag::DISCARDING == 0 {
+/// The rule of `state`, with a `bytes = expr` length evaluated once per
+/// entry into the state; a length over the cap is an error (and its bytes
+/// will be skipped if the overflow handler keeps the stream).
+fn enter<C: Channel>(channel: &C, s: &mut Stream<'_, C>, state: u16) -> Result<Rule, Error> {
+    let mut rule = channel.__pants_rule(state);
+    if !rule.sized {
+        return Ok(rule);
+    }
+    if s.io().flags & flag::SIZED == 0 {
+        let len = channel.__pants_len(state);
+        let limit = rule.max.min(u32::MAX as usize);
+        if len > limit {
+            reject(s, 0, len, limit);
+            return Err(too_large(len, limit));
+        }
+        let io = s.io_mut();
+        io.want = len as u32;
+        io.flags = (io.flags | flag::SIZED) & !flag::SPENT;
+    }
+    rule.framing = Framing::Bytes(s.io().want as usize);
+    Ok(rule)
+}
+
+/// A `bytes = expr` state of length 0 hands out one empty frame per entry.
+fn empty_frame<C: Channel>(s: &mut Stream<'_, C>) -> Option<Frame> {
+    let io = s.io_mut();
+    if io.flags & flag::SPENT != 0 {
+        return None;
+    }
+    io.flags |= flag::SPENT;
+    Some(Frame {
+        data: 0..0,
+        consumed: 0,
+    })
+}
+
+/// A frame of `header + len` bytes is too large: skip it on the wire.
+fn reject<C: Channel>(s: &mut Stream<'_, C>, header: usize, len: usize, limit: usize) {
+    log::debug!(
+        "stream {}: frame of {len} bytes over the limit of {limit}",
+        s.id()
+    );
+    let io = s.io_mut();
+    io.want = u32::try_from(header.saturating_add(len)).unwrap_or(u32::MAX);
+    io.flags = (io.flags | flag::SKIPPING) & !flag::SIZED;
+    io.scan = 0;
+}
+
+fn too_large(size: usize, limit: usize) -> Error {
+    Error::FrameTooLarge { size, limit }
+}
+
+/// Skips input after a rejected frame: `want` bytes of a too-large frame,
+/// or (after an overflow the handler survived) up to and including the next
+/// delimiter, so framing resumes at a frame boundary. Returns the bytes used.
+fn skip<C: Channel>(channel: &C, s: &mut Stream<'_, C>, input: &[u8]) -> usize {
+    let flags = s.io().flags;
+    if flags & flag::SKIPPING != 0 {
+        let io = s.io_mut();
+        let n = (io.want as usize).min(input.len());
+        io.want -= n as u32;
+        if io.want == 0 {
+            io.flags &= !flag::SKIPPING;
+        }
+        return n;
+    }
+    if flags & flag::DISCARDING == 0 {
         return 0;
     }
     let rule = channel.__pants_rule(s.io().state);

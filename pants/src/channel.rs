@@ -32,6 +32,12 @@ pub trait Channel: Sized + 'static {
     #[doc(hidden)]
     fn __pants_rule(&self, state: u16) -> Rule;
 
+    /// The length of a `bytes = expr` state, evaluated on entering it.
+    #[doc(hidden)]
+    fn __pants_len(&self, _state: u16) -> usize {
+        0
+    }
+
     #[doc(hidden)]
     fn __pants_frame(&mut self, s: &mut Stream<'_, Self>, state: u16, frame: Payload<'_>);
 
@@ -137,12 +143,19 @@ impl<C> fmt::Debug for ReadState<C> {
 pub struct Rule {
     pub framing: Framing<'static>,
     pub max: usize,
+    /// `bytes = expr`: the length comes from [`Channel::__pants_len`] on
+    /// entering the state (`framing` is then a placeholder).
+    pub sized: bool,
 }
 
 impl Rule {
     /// The effective cap: never below what one frame needs.
     pub fn limit(&self) -> usize {
-        self.max.max(self.framing.min_buffer())
+        match self.framing {
+            // `max` caps the payload; the header comes on top.
+            Framing::Prefix(width) => self.max.saturating_add(width),
+            _ => self.max.max(self.framing.min_buffer()),
+        }
     }
 }
 

@@ -95,6 +95,12 @@ pub(crate) mod flag {
     pub(crate) const DISCARDING: u16 = 1 << 9;
     /// Queued in `Core::closing`.
     pub(crate) const IN_CLOSING: u16 = 1 << 10;
+    /// A `bytes = expr` state has its length for this entry in `want`.
+    pub(crate) const SIZED: u16 = 1 << 11;
+    /// A `bytes = expr` state of length 0 handed out its one empty frame.
+    pub(crate) const SPENT: u16 = 1 << 12;
+    /// After a too-large frame the handler kept the stream: skip `want` bytes.
+    pub(crate) const SKIPPING: u16 = 1 << 13;
 }
 
 /// The socket of a stream (room for TLS and Unix sockets).
@@ -111,6 +117,9 @@ pub(crate) struct StreamIo {
     pub(crate) flags: u16,
     /// Delimiter-search resume offset into `rbuf`.
     pub(crate) scan: u32,
+    /// A `bytes = expr` state's length (with `SIZED`), or bytes left to
+    /// skip (with `SKIPPING`).
+    pub(crate) want: u32,
     /// Where the owner server keeps this stream in its list.
     pub(crate) server_pos: u32,
     /// The owning server's key, or `NO_SERVER`.
@@ -210,6 +219,24 @@ impl<A> Core<A> {
         }
         io.wbuf.extend_from_slice(data);
         if io.flags & flag::DIRTY == 0 {
+            io.flags |= flag::DIRTY;
+            self.dirty.push_back(key);
+        }
+        true
+    }
+
+    /// Queues `len` bytes that `fill` writes in place (no temporary buffer).
+    pub(crate) fn write_with(&mut self, key: usize, len: usize, fill: impl FnOnce(&mut [u8])) -> bool {
+        let Some(io) = self.stream_mut(key) else {
+            return false;
+        };
+        if io.flags & (flag::CLOSING | flag::CLOSED | flag::SHUT_WRITE | flag::WRITE_SHUT) != 0 {
+            return false;
+        }
+        let start = io.wbuf.len();
+        io.wbuf.resize(start + len, 0);
+        fill(&mut io.wbuf[start..]);
+        if len > 0 && io.flags & flag::DIRTY == 0 {
             io.flags |= flag::DIRTY;
             self.dirty.push_back(key);
         }
@@ -338,6 +365,7 @@ impl<A> Core<A> {
                 flag::CONNECTED
             },
             scan: 0,
+            want: 0,
             server_pos: 0,
             server,
             rbuf: Vec::new(),

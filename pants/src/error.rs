@@ -45,6 +45,15 @@ pub enum Error {
         /// How many bytes were waiting when the cap was passed.
         buffered: usize,
     },
+    /// A frame's announced length (a length prefix, or `bytes = expr`) is
+    /// over its read state's cap, or a frame to write is too long for its
+    /// length prefix.
+    FrameTooLarge {
+        /// The frame's length, in bytes.
+        size: usize,
+        /// The most allowed, in bytes.
+        limit: usize,
+    },
     /// A timer was given a zero delay or interval.
     InvalidDelay,
     /// The channel is closed (or was never there): nothing was done.
@@ -62,6 +71,9 @@ impl fmt::Display for Error {
                 f,
                 "read buffer overflow: {buffered} bytes buffered without a complete frame (limit {limit})"
             ),
+            Self::FrameTooLarge { size, limit } => {
+                write!(f, "frame too large: {size} bytes (limit {limit})")
+            }
             Self::InvalidDelay => f.write_str("timer delay must be greater than zero"),
             Self::Closed => f.write_str("channel is closed"),
         }

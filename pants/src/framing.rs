@@ -13,6 +13,7 @@
 //! | [`Framing::Delimiter`]`(d)` | the bytes before the first `d` | the frame and `d` |
 //! | [`Framing::Search`]`(re)` | the bytes before the first non-empty match | the frame and the match |
 //! | [`Framing::Match`]`(re)` | a non-empty match anchored at the first byte | the match |
+//! | [`Framing::Prefix`]`(w)` | the payload after a `w`-byte big-endian length | the length and the payload |
 //!
 //! Delimiter search resumes where the previous search stopped (less
 //! `d.len() - 1` bytes, so a delimiter split across two reads is found), so
@@ -42,6 +43,9 @@ pub enum Framing<'a> {
     /// The regex must be anchored (`\A(?:...)`); the `#[on_read]` macro
     /// compiles it that way.
     Match(&'a Regex),
+    /// A big-endian length of `w` bytes (1, 2 or 4), then that many bytes of
+    /// payload; the frame is the payload (possibly empty).
+    Prefix(usize),
 }
 
 /// Where the next frame sits in the input.
@@ -101,7 +105,31 @@ impl Framing<'_> {
                     _ => None,
                 }
             }
+            Framing::Prefix(width) => {
+                let len = self.announced(input)?;
+                (input.len() - width >= len).then_some(Frame {
+                    data: width..width + len,
+                    consumed: width + len,
+                })
+            }
         }
+    }
+
+    /// The payload length a length-prefixed rule's header announces, once
+    /// the header is buffered; `None` for other rules.
+    ///
+    /// The engine checks it against the state's cap before waiting for the
+    /// payload, so a peer cannot make a stream buffer more than the cap.
+    pub fn announced(&self, input: &[u8]) -> Option<usize> {
+        let Framing::Prefix(width) = *self else {
+            return None;
+        };
+        let header = input.get(..width)?;
+        Some(
+            header
+                .iter()
+                .fold(0usize, |len, &b| (len << 8) | usize::from(b)),
+        )
     }
 
     /// The fewest bytes the rule may need to buffer to make one frame.
@@ -112,6 +140,7 @@ impl Framing<'_> {
         match *self {
             Framing::Bytes(n) => n,
             Framing::Delimiter(d) => d.len(),
+            Framing::Prefix(width) => width,
             Framing::Any | Framing::Search(_) | Framing::Match(_) => 0,
         }
     }

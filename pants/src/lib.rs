@@ -53,7 +53,9 @@ mod engine;
 mod error;
 pub mod framing;
 pub mod guide;
+mod multi;
 mod net;
+pub mod packed;
 mod stream;
 pub mod timer;
 
@@ -61,7 +63,9 @@ pub use crate::addr::IntoAddr;
 pub use crate::channel::{App, Channel, Match, Member, ReadState};
 pub use crate::engine::{Engine, Handle};
 pub use crate::error::{Error, Result};
+pub use crate::multi::{SharedPort, run_threads};
 pub use crate::net::ListenOptions;
+pub use crate::packed::{Endian, Packed, PrefixLen};
 pub use crate::stream::{ServerId, ServerRef, Stream, StreamId};
 pub use crate::timer::TimerId;
 /// Derives [`App`] for an enum whose variants each hold one channel type, so
@@ -163,6 +167,52 @@ pub use pants_derive::App;
 /// # fn main() {}
 /// ```
 pub use pants_derive::channel;
+/// Derives [`Packed`](trait@Packed) for a struct whose fields are packed
+/// (integers, floats, arrays, tuples, other packed structs): the fields in
+/// declaration order, with no padding, in network order unless the struct
+/// says `#[packed(endian = "little")]`.
+///
+/// The struct is then a typed frame: an `#[on_read]` handler taking it reads
+/// [`Packed::SIZE`] bytes, and [`Stream::write_packed`] writes it.
+///
+/// ```
+/// use pants::prelude::*;
+///
+/// /// A little-endian header: kind, flags, payload length.
+/// #[derive(Packed, Clone, Copy, Debug, Default)]
+/// #[packed(endian = "little")]
+/// struct Header {
+///     kind: u8,
+///     flags: [u8; 3],
+///     length: u32,
+/// }
+///
+/// #[derive(Default)]
+/// struct Tlv {
+///     header: Header,
+/// }
+///
+/// #[channel]
+/// impl Tlv {
+///     #[on_read(initial)]
+///     fn header(&mut self, s: &mut Stream<Self>, header: Header) {
+///         self.header = header;
+///         s.switch(Self::BODY);
+///     }
+///
+///     #[on_read(bytes = self.header.length, max = 65_536)]
+///     fn body(&mut self, s: &mut Stream<Self>, body: &[u8]) {
+///         s.write_packed(&self.header);
+///         s.write(body);
+///         s.switch(Self::HEADER);
+///     }
+/// }
+///
+/// fn main() {
+///     assert_eq!(<Header as pants::Packed>::SIZE, 8);
+/// }
+/// ```
+pub use pants_derive::Packed;
 #[doc(hidden)]
 pub use pants_derive::{
     on_close, on_connect, on_connect_error, on_overflow_error, on_read, on_write,
@@ -171,7 +221,7 @@ pub use pants_derive::{
 /// Everything a protocol module needs: `use pants::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        App, Engine, Match, ReadState, Stream, StreamId, channel, on_close, on_connect,
+        App, Engine, Match, Packed, ReadState, Stream, StreamId, channel, on_close, on_connect,
         on_connect_error, on_overflow_error, on_read, on_write,
     };
 }

@@ -9,6 +9,7 @@ use crate::addr::IntoAddr;
 use crate::channel::{Channel, Member, ReadState};
 use crate::core::{Core, NO_SERVER, Slot, StreamIo, TimerFn, Transport, flag};
 use crate::error::{Error, Result};
+use crate::packed::{Endian, Packed, PrefixLen};
 use crate::timer::{Kind, TimerId};
 
 /// Names a stream for as long as it lives; stale ids never reach a newer stream.
@@ -106,6 +107,69 @@ impl<'a, C: Channel> Stream<'a, C> {
         parts.iter().all(|part| self.core.write(self.key, part))
     }
 
+    /// Queues a typed frame in network order (big endian, or the order its
+    /// `#[derive(Packed)]` declares): the inverse of a typed `#[on_read]`
+    /// argument. Returns false, like [`write`](Self::write), when the
+    /// stream no longer takes writes.
+    ///
+    /// ```
+    /// use pants::prelude::*;
+    ///
+    /// #[derive(Default)]
+    /// struct Adder;
+    ///
+    /// #[channel]
+    /// impl Adder {
+    ///     // Two big-endian u16s in, their sum as a big-endian u32 out.
+    ///     #[on_read]
+    ///     fn pair(&mut self, s: &mut Stream<Self>, (a, b): (u16, u16)) {
+    ///         s.write_packed(&(u32::from(a) + u32::from(b)));
+    ///     }
+    /// }
+    /// # fn main() {}
+    /// ```
+    pub fn write_packed<T: Packed>(&mut self, value: &T) -> bool {
+        self.core.write_with(self.key, T::SIZE, |out| {
+            value.write_to(out, Endian::Big);
+        })
+    }
+
+    /// Queues `payload` after its length as a big-endian `P` (`u8`, `u16`
+    /// or `u32`): the inverse of `#[on_read(prefix = u16)]`.
+    ///
+    /// Fails with [`Error::FrameTooLarge`] if the length does not fit in a
+    /// `P` (nothing is queued), or [`Error::Closed`] if the stream no longer
+    /// takes writes.
+    ///
+    /// ```
+    /// use pants::prelude::*;
+    ///
+    /// #[derive(Default)]
+    /// struct Shout;
+    ///
+    /// #[channel]
+    /// impl Shout {
+    ///     #[on_read(prefix = u16, max = 4096)]
+    ///     fn message(&mut self, s: &mut Stream<Self>, payload: &[u8]) {
+    ///         let _ = s.write_prefixed::<u16>(&payload.to_ascii_uppercase());
+    ///     }
+    /// }
+    /// # fn main() {}
+    /// ```
+    pub fn write_prefixed<P: PrefixLen>(&mut self, payload: &[u8]) -> Result<()> {
+        let Ok(len) = P::try_from(payload.len()) else {
+            return Err(Error::FrameTooLarge {
+                size: payload.len(),
+                limit: (1usize << (8 * P::SIZE)) - 1,
+            });
+        };
+        let queued = self.core.write_with(self.key, P::SIZE + payload.len(), |out| {
+            len.write_to(out, Endian::Big);
+            out[P::SIZE..].copy_from_slice(payload);
+        });
+        if queued { Ok(()) } else { Err(Error::Closed) }
+    }
+
     /// Tries to send the queue now instead of when the handler returns.
     pub fn flush(&mut self) {
         if let Err(e) = self.core.flush(self.key) {
@@ -168,15 +232,20 @@ impl<'a, C: Channel> Stream<'a, C> {
     /// From inside an `#[on_read]` handler the next frame is cut by the new
     /// state's rule. From anywhere else (a timer) the buffered bytes are
     /// framed on this loop turn, without waiting for more input.
+    ///
+    /// Switching re-enters the state even when it is the current one: a
+    /// `bytes = expr` state evaluates its length again.
     pub fn switch(&mut self, state: ReadState<C>) {
         let key = self.key;
         let io = self.io_mut();
+        let changed = io.state != state.index() || io.flags & flag::SIZED != 0;
+        io.flags &= !(flag::SIZED | flag::SPENT);
         if io.state != state.index() {
             io.state = state.index();
             io.scan = 0;
-            if !io.rbuf.is_empty() {
-                self.core.resume(key);
-            }
+        }
+        if changed && !io.rbuf.is_empty() {
+            self.core.resume(key);
         }
     }
 

@@ -58,6 +58,49 @@ impl RegexSplit {
     }
 }
 
+/// `read_delimiter = Struct("!2H")`; writes `str(a * b)`.
+#[derive(Default)]
+struct Product;
+
+#[channel]
+impl Product {
+    #[on_read]
+    fn pair(&mut self, s: &mut Stream<Self>, (a, b): (u16, u16)) {
+        s.write((u32::from(a) * u32::from(b)).to_string().as_bytes());
+    }
+}
+
+/// `read_delimiter = NetStruct("ih$5b")`: an `i32`, a string with a `u16`
+/// length, five `i8`s; writes the values as JSON. Three read states.
+#[derive(Default)]
+struct NetStruct {
+    number: i32,
+    text: String,
+}
+
+#[channel]
+impl NetStruct {
+    #[on_read(initial)]
+    fn number(&mut self, s: &mut Stream<Self>, number: i32) {
+        self.number = number;
+        s.switch(Self::TEXT);
+    }
+
+    #[on_read(prefix = u16)]
+    fn text(&mut self, s: &mut Stream<Self>, text: &[u8]) {
+        self.text = String::from_utf8_lossy(text).into_owned();
+        s.switch(Self::TAIL);
+    }
+
+    #[on_read]
+    fn tail(&mut self, s: &mut Stream<Self>, tail: [i8; 5]) {
+        let tail: Vec<String> = tail.iter().map(ToString::to_string).collect();
+        let json = format!("[{}, {:?}, {}]", self.number, self.text, tail.join(", "));
+        s.write(json.as_bytes());
+        s.switch(Self::NUMBER);
+    }
+}
+
 fn run(script: &str, addr: std::net::SocketAddr) -> String {
     show(&python(&format!("{PY_PRELUDE}{script}"), &py_args(addr)))
 }
@@ -290,4 +333,39 @@ fn pants_timer_cycle_cancel() {
     e.defer(Duration::from_millis(30), Engine::stop).unwrap();
     e.start().unwrap();
     assert_eq!(calls.get(), 0);
+}
+
+#[test]
+fn pants_read_delimiter_struct() {
+    let server = util::serve::<Product>();
+    let out = run(
+        r#"
+import struct
+s = connect()
+s.sendall(struct.pack("!2H", 42, 81))
+out(recv_exact(s, 4))
+"#,
+        server.addr(),
+    );
+    assert_eq!(out, "3402");
+}
+
+#[test]
+fn pants_read_delimiter_netstruct() {
+    let server = util::serve::<NetStruct>();
+    // The original's input, in its three pieces.
+    let out = python(
+        &format!(
+            r#"{PY_PRELUDE}
+s = connect()
+s.sendall(b"\x00\x00\x05\x12")
+s.sendall(b"\x00\x07default")
+s.sendall(b"\x00\x00\x01\x00\x08")
+want = b'[1298, "default", 0, 0, 1, 0, 8]'
+out(recv_exact(s, len(want)))
+"#
+        ),
+        &py_args(server.addr()),
+    );
+    assert_eq!(out, br#"[1298, "default", 0, 0, 1, 0, 8]"#);
 }

@@ -9,6 +9,7 @@
 //! - `examples`: the example programs, run as processes.
 //! - `regressions`: bugs seen in Pants and event loops like it.
 //! - `conformance`: the original Pants suite, ported (Python 3 clients).
+//! - `typed`: typed frames, length prefixes and `bytes = expr` lengths.
 
 mod conformance;
 mod echo;
@@ -17,4 +18,5 @@ mod framing;
 mod lifecycle;
 mod regressions;
 mod timers;
+mod typed;
 mod util;

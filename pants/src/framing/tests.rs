@@ -720,3 +720,73 @@ fn fuzz_regex_rules_split_vs_unsplit() {
         assert_eq!(byte_by_byte(rule, &input), expected, "{input:?}");
     }
 }
+
+// ---------------------------------------------------------------- length prefix
+
+/// `payload` with a big-endian length of `width` bytes in front.
+fn prefixed(width: usize, payload: &[u8]) -> Vec<u8> {
+    let len = payload.len().to_be_bytes();
+    let mut out = len[len.len() - width..].to_vec();
+    out.extend_from_slice(payload);
+    out
+}
+
+#[test]
+fn prefix_hands_over_the_payload() {
+    for width in [1, 2, 4] {
+        let mut input = prefixed(width, b"hello");
+        input.extend(prefixed(width, b""));
+        input.extend(prefixed(width, b"\r\n\0x"));
+        let frames = assert_cut_invariant(Framing::Prefix(width), &input);
+        assert_eq!(frames, v(&[b"hello", b"", b"\r\n\0x"]), "width {width}");
+    }
+}
+
+#[test]
+fn prefix_waits_for_header_and_payload() {
+    let rule = Framing::Prefix(2);
+    let mut scan = 0;
+    assert_eq!(rule.next_frame(&[], &mut scan, None), None);
+    assert_eq!(rule.next_frame(&[0], &mut scan, None), None);
+    assert_eq!(rule.announced(&[0]), None);
+    assert_eq!(rule.announced(&[1, 2]), Some(258));
+    assert_eq!(rule.next_frame(&[0, 3, b'a', b'b'], &mut scan, None), None);
+    assert_eq!(
+        rule.next_frame(&[0, 3, b'a', b'b', b'c', b'd'], &mut scan, None),
+        Some(Frame {
+            data: 2..5,
+            consumed: 5
+        })
+    );
+    assert_eq!(rule.min_buffer(), 2);
+    assert!(!rule.delivers_partial_at_eof());
+}
+
+#[test]
+fn prefix_reads_the_full_width_big_endian() {
+    let rule = Framing::Prefix(4);
+    assert_eq!(rule.announced(&[0, 1, 0, 0]), Some(65_536));
+    assert_eq!(rule.announced(&[0xff, 0xff, 0xff, 0xff]), Some(0xffff_ffff));
+    assert_eq!(Framing::Prefix(1).announced(&[200, 1]), Some(200));
+    assert_eq!(Framing::Delimiter(b"\n").announced(b"abc"), None);
+}
+
+#[test]
+fn prefix_random_streams_match_a_model() {
+    let mut rng = XorShift(0x5eed_0003);
+    for _ in 0..500 {
+        let width = [1, 2, 4][rng.below(3)];
+        let mut input = Vec::new();
+        let mut expected = Vec::new();
+        for _ in 0..rng.below(6) {
+            let len = rng.below(20);
+            let payload = rng.bytes(b"ab\r\n\0", len);
+            input.extend(prefixed(width, &payload));
+            expected.push(payload);
+        }
+        let rule = Framing::Prefix(width);
+        let cuts = rng.cuts(input.len());
+        assert_eq!(fuzz_split(rule, &input, &cuts), expected);
+        assert_eq!(byte_by_byte(rule, &input), expected);
+    }
+}
