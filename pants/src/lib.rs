@@ -44,6 +44,9 @@
 #![warn(missing_docs)]
 #![doc(test(attr(deny(warnings))))]
 
+// `#[channel]` names `::pants`: this lets unit tests (multi.rs) use it.
+#[cfg(test)]
+extern crate self as pants;
 #[doc(hidden)]
 pub mod __private;
 mod addr;

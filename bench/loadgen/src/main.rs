@@ -1,0 +1,619 @@
+//! loadgen — drives N TCP connections against an echo or line-framed server.
+//!
+//! ```text
+//! loadgen MODE HOST:PORT [-c CONNS] [-s SIZE] [-p DEPTH] [-d SECS] [-w SECS]
+//!         [--connect-par K] [--watch-pid PID] [-n MSGS]
+//! MODE: echo | lines | idle
+//! ```
+//!
+//! `-n MSGS` (echo, lines): instead of a timed run, exchange exactly MSGS
+//! messages in total (spread evenly over the connections, no warm-up) and
+//! exit; used to count a server's system calls per message under `strace`.
+//!
+//! * `echo`  — every connection keeps DEPTH messages of SIZE bytes in flight and
+//!   waits for the same bytes back (DEPTH=1 is plain ping-pong).
+//! * `lines` — the same, but each message is a line of SIZE payload bytes
+//!   (printable, no CR/LF) followed by "\r\n", so SIZE+2 bytes on the wire; the
+//!   server must echo each line with its "\r\n".
+//! * `idle`  — opens CONNS connections and holds them for SECS seconds, sending
+//!   nothing; reports how many were established and how many were still open.
+//!
+//! Every byte that comes back is compared with what was sent: each connection
+//! sends a periodic pseudo-random byte stream (period > 2*DEPTH messages, one of
+//! eight streams, each connection starting at its own offset), so loss,
+//! duplication, reordering, truncation and cross-talk between connections all
+//! show up as `errors`.
+//!
+//! The engine is a tokio current_thread runtime (one core: pin it with taskset),
+//! one task per connection, no allocation per message, batched writes: after
+//! each read, all messages that completed are replaced with one write.
+//!
+//! The final stdout line is machine-readable:
+//! `mode=… conns=… size=… depth=… msgs_per_s=… mb_per_s=… p50_us=… p99_us=… errors=…`
+//! followed by extra fields (`p999_us established secs lg_cpu_pct lg_usr_pct
+//! lg_ns_per_msg`, and with --watch-pid `srv_cpu_pct srv_ns_per_msg`: the
+//! watched process's CPU time over the measured window, in % of one core and
+//! in CPU-ns per message).
+//! `mb_per_s` counts one direction of wire bytes (SIZE per echo message, SIZE+2
+//! per line). Latency is from the write that carried a message to the read that
+//! completed its echo.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::io::Write as _;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::os::fd::AsRawFd;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::task::LocalSet;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Echo,
+    Lines,
+    Idle,
+}
+
+impl Mode {
+    fn name(self) -> &'static str {
+        match self {
+            Mode::Echo => "echo",
+            Mode::Lines => "lines",
+            Mode::Idle => "idle",
+        }
+    }
+}
+
+struct Args {
+    mode: Mode,
+    addr: SocketAddr,
+    conns: usize,
+    size: usize,
+    depth: usize,
+    duration: f64,
+    warmup: f64,
+    connect_par: usize,
+    watch_pid: Option<u32>,
+    count: Option<u64>,
+}
+
+fn usage() -> ! {
+    eprintln!(
+        "usage: loadgen MODE HOST:PORT [-c CONNS] [-s SIZE] [-p DEPTH] [-d SECS] [-w SECS]\n\
+         \x20              [--connect-par K] [--watch-pid PID] [-n MSGS]\n\
+         MODE: echo | lines | idle   (defaults: -c 1 -s 64 -p 1 -d 5 -w 1 --connect-par 64)"
+    );
+    std::process::exit(2)
+}
+
+fn parse_args() -> Args {
+    let mut it = std::env::args().skip(1);
+    let mode = match it.next().as_deref() {
+        Some("echo") => Mode::Echo,
+        Some("lines") => Mode::Lines,
+        Some("idle") => Mode::Idle,
+        _ => usage(),
+    };
+    let addr_s = it.next().unwrap_or_else(|| usage());
+    let addr = match addr_s.to_socket_addrs().ok().and_then(|mut a| a.next()) {
+        Some(a) => a,
+        None => {
+            eprintln!("loadgen: cannot resolve {addr_s}");
+            std::process::exit(2)
+        }
+    };
+    let mut a = Args {
+        mode,
+        addr,
+        conns: 1,
+        size: 64,
+        depth: 1,
+        duration: 5.0,
+        warmup: 1.0,
+        connect_par: 64,
+        watch_pid: None,
+        count: None,
+    };
+    while let Some(flag) = it.next() {
+        let val = it.next().unwrap_or_else(|| usage());
+        let bad = || -> ! {
+            eprintln!("loadgen: bad value {val:?} for {flag}");
+            std::process::exit(2)
+        };
+        match flag.as_str() {
+            "-c" | "--conns" => a.conns = val.parse().unwrap_or_else(|_| bad()),
+            "-s" | "--size" => a.size = val.parse().unwrap_or_else(|_| bad()),
+            "-p" | "--depth" => a.depth = val.parse().unwrap_or_else(|_| bad()),
+            "-d" | "--duration" => a.duration = val.parse().unwrap_or_else(|_| bad()),
+            "-w" | "--warmup" => a.warmup = val.parse().unwrap_or_else(|_| bad()),
+            "--connect-par" => a.connect_par = val.parse().unwrap_or_else(|_| bad()),
+            "--watch-pid" => a.watch_pid = Some(val.parse().unwrap_or_else(|_| bad())),
+            "-n" | "--count" => a.count = Some(val.parse().unwrap_or_else(|_| bad())),
+            _ => usage(),
+        }
+    }
+    if a.conns == 0 || a.depth == 0 || a.connect_par == 0 || (a.mode == Mode::Echo && a.size == 0) {
+        eprintln!("loadgen: conns, depth, connect-par must be >= 1 (and size >= 1 for echo)");
+        std::process::exit(2)
+    }
+    a
+}
+
+// ---------------------------------------------------------------------------
+// Latency histogram: log-linear buckets over nanoseconds, 64 sub-buckets per
+// power of two (relative error < 1.6%).
+
+const SUB_BITS: u32 = 6;
+const SUB: u64 = 1 << SUB_BITS;
+
+struct Hist {
+    counts: Vec<u64>,
+    total: u64,
+}
+
+impl Hist {
+    fn new() -> Hist {
+        Hist { counts: vec![0; 64 * SUB as usize], total: 0 }
+    }
+
+    #[inline]
+    fn index(v: u64) -> usize {
+        if v < SUB {
+            v as usize
+        } else {
+            let msb = 63 - v.leading_zeros();
+            let shift = msb - SUB_BITS;
+            let sub = (v >> shift) & (SUB - 1);
+            (((shift + 1) as u64) << SUB_BITS | sub) as usize
+        }
+    }
+
+    /// Midpoint of a bucket, in ns.
+    fn value(idx: usize) -> f64 {
+        let idx = idx as u64;
+        if idx < SUB {
+            idx as f64
+        } else {
+            let shift = (idx >> SUB_BITS) - 1;
+            let lower = (SUB + (idx & (SUB - 1))) << shift;
+            lower as f64 + ((1u64 << shift) as f64 - 1.0) / 2.0
+        }
+    }
+
+    #[inline]
+    fn record(&mut self, ns: u64) {
+        self.counts[Self::index(ns)] += 1;
+        self.total += 1;
+    }
+
+    fn quantile_us(&self, q: f64) -> f64 {
+        if self.total == 0 {
+            return 0.0;
+        }
+        let want = ((q * self.total as f64).ceil() as u64).max(1);
+        let mut acc = 0u64;
+        for (i, &c) in self.counts.iter().enumerate() {
+            acc += c;
+            if acc >= want {
+                return Self::value(i) / 1000.0;
+            }
+        }
+        0.0
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Payload streams.
+
+struct Pattern {
+    /// Two copies of one period, so any window of <= period bytes starting
+    /// below `period` is contiguous.
+    data: Vec<u8>,
+    period: usize,
+    unit: usize,
+}
+
+impl Pattern {
+    fn new(mode: Mode, size: usize, depth: usize, seed: u64) -> Pattern {
+        let unit = if mode == Mode::Lines { size + 2 } else { size };
+        // Units per period: more than twice the window, so a batch of up to
+        // `depth` messages never wraps and neighbouring messages differ.
+        let q = (2 * depth + 1).max(61);
+        let period = q * unit;
+        let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        let mut next = move || {
+            // xorshift64*
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        };
+        let mut one = Vec::with_capacity(period);
+        for _ in 0..q {
+            if mode == Mode::Lines {
+                for _ in 0..size {
+                    one.push(b'!' + ((next() >> 32) % 94) as u8);
+                }
+                one.extend_from_slice(b"\r\n");
+            } else {
+                for _ in 0..size {
+                    one.push((next() >> 56) as u8);
+                }
+            }
+        }
+        let mut data = one.clone();
+        data.extend_from_slice(&one);
+        Pattern { data, period, unit }
+    }
+}
+
+// ---------------------------------------------------------------------------
+
+const WARMUP: u8 = 0;
+const MEASURE: u8 = 1;
+const DONE: u8 = 2;
+
+struct Shared {
+    phase: Cell<u8>,
+    msgs: Cell<u64>,
+    errors: Cell<u64>,
+    hist: RefCell<Hist>,
+}
+
+impl Shared {
+    fn error(&self, what: &str) {
+        if self.phase.get() != DONE {
+            if self.errors.get() < 5 {
+                eprintln!("loadgen: connection error: {what}");
+            }
+            self.errors.set(self.errors.get() + 1);
+        }
+    }
+}
+
+async fn drive(
+    mut s: TcpStream,
+    pat: Rc<Pattern>,
+    start_unit: usize,
+    depth: usize,
+    sh: Rc<Shared>,
+    quota: Option<u64>,
+) {
+    let unit = pat.unit;
+    let period = pat.period;
+    // With a quota, never send more than it.
+    let depth = match quota {
+        Some(q) => depth.min(q as usize),
+        None => depth,
+    };
+    if depth == 0 {
+        return;
+    }
+    let mut sent = depth as u64;
+    let mut received = 0u64;
+    let window = depth * unit;
+    let mut send_off = (start_unit % (period / unit)) * unit;
+    let mut recv_off = send_off;
+    let mut partial = 0usize;
+    let mut stamps: VecDeque<Instant> = VecDeque::with_capacity(depth);
+    // Never more than `window` bytes are outstanding, so no read returns more.
+    let mut rbuf = vec![0u8; window];
+
+    let t = Instant::now();
+    stamps.extend(std::iter::repeat(t).take(depth));
+    if let Err(e) = s.write_all(&pat.data[send_off..send_off + window]).await {
+        sh.error(&format!("write: {e}"));
+        return;
+    }
+    send_off = (send_off + window) % period;
+
+    loop {
+        let n = match s.read(&mut rbuf).await {
+            Ok(0) => {
+                sh.error("server closed the connection");
+                return;
+            }
+            Ok(n) => n,
+            Err(e) => {
+                sh.error(&format!("read: {e}"));
+                return;
+            }
+        };
+        // Verify against the stream we sent.
+        let mut done = 0;
+        while done < n {
+            let len = (n - done).min(period);
+            if rbuf[done..done + len] != pat.data[recv_off..recv_off + len] {
+                sh.error("echoed bytes differ from what was sent");
+                return;
+            }
+            done += len;
+            recv_off = (recv_off + len) % period;
+        }
+        partial += n;
+        let k = partial / unit;
+        if k == 0 {
+            continue;
+        }
+        partial -= k * unit;
+        let now = Instant::now();
+        match sh.phase.get() {
+            MEASURE => {
+                let mut h = sh.hist.borrow_mut();
+                for _ in 0..k {
+                    let t0 = stamps.pop_front().expect("stamp");
+                    h.record(now.duration_since(t0).as_nanos() as u64);
+                }
+                sh.msgs.set(sh.msgs.get() + k as u64);
+            }
+            WARMUP => {
+                stamps.drain(..k);
+            }
+            _ => return,
+        }
+        received += k as u64;
+        let k = match quota {
+            Some(q) if received >= q => return,
+            Some(q) => k.min((q - sent) as usize),
+            None => k,
+        };
+        if k == 0 {
+            continue;
+        }
+        sent += k as u64;
+        stamps.extend(std::iter::repeat(now).take(k));
+        let len = k * unit;
+        if let Err(e) = s.write_all(&pat.data[send_off..send_off + len]).await {
+            sh.error(&format!("write: {e}"));
+            return;
+        }
+        send_off = (send_off + len) % period;
+    }
+}
+
+async fn connect_all(addr: SocketAddr, n: usize, par: usize) -> Vec<Option<TcpStream>> {
+    let slots: Rc<RefCell<Vec<Option<TcpStream>>>> =
+        Rc::new(RefCell::new((0..n).map(|_| None).collect()));
+    let next = Rc::new(Cell::new(0usize));
+    let mut workers = Vec::new();
+    for _ in 0..par.min(n) {
+        let slots = slots.clone();
+        let next = next.clone();
+        workers.push(tokio::task::spawn_local(async move {
+            let mut reported = false;
+            loop {
+                let i = next.get();
+                if i >= n {
+                    break;
+                }
+                next.set(i + 1);
+                for attempt in 0..3 {
+                    match tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(addr)).await {
+                        Ok(Ok(s)) => {
+                            let _ = s.set_nodelay(true);
+                            slots.borrow_mut()[i] = Some(s);
+                            break;
+                        }
+                        Ok(Err(e)) => {
+                            if !reported {
+                                eprintln!("loadgen: connect attempt {attempt}: {e}");
+                                reported = true;
+                            }
+                        }
+                        Err(_) => {
+                            if !reported {
+                                eprintln!("loadgen: connect attempt {attempt}: timed out");
+                                reported = true;
+                            }
+                        }
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }));
+    }
+    for w in workers {
+        let _ = w.await;
+    }
+    Rc::try_unwrap(slots).ok().expect("workers done").into_inner()
+}
+
+fn clk_tck() -> f64 {
+    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if t > 0 {
+        t as f64
+    } else {
+        100.0
+    }
+}
+
+/// (utime, stime) of a process (all threads), in seconds.
+fn cpu_secs(pid: Option<u32>) -> Option<(f64, f64)> {
+    let path = match pid {
+        Some(p) => format!("/proc/{p}/stat"),
+        None => "/proc/self/stat".to_string(),
+    };
+    let s = std::fs::read_to_string(path).ok()?;
+    let rest = &s[s.rfind(')')? + 1..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // After ")": field 3 (state) is f[0]; utime is field 14, stime field 15.
+    let ut: f64 = f.get(11)?.parse().ok()?;
+    let st: f64 = f.get(12)?.parse().ok()?;
+    Some((ut / clk_tck(), st / clk_tck()))
+}
+
+fn raise_nofile() {
+    unsafe {
+        let mut r = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) == 0 && r.rlim_cur < r.rlim_max {
+            r.rlim_cur = r.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &r);
+        }
+    }
+}
+
+/// True if the peer has not closed the socket (no EOF / error pending).
+fn still_open(s: &TcpStream) -> bool {
+    let mut b = [0u8; 1];
+    let r = unsafe {
+        libc::recv(
+            s.as_raw_fd(),
+            b.as_mut_ptr() as *mut libc::c_void,
+            1,
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    if r > 0 {
+        return true;
+    }
+    if r == 0 {
+        return false;
+    }
+    let e = std::io::Error::last_os_error();
+    e.kind() == std::io::ErrorKind::WouldBlock
+}
+
+async fn run(a: Args) -> String {
+    let t_conn = Instant::now();
+    let streams = connect_all(a.addr, a.conns, a.connect_par).await;
+    let established = streams.iter().filter(|s| s.is_some()).count();
+    eprintln!(
+        "loadgen: {established}/{} connections established in {:.2}s",
+        a.conns,
+        t_conn.elapsed().as_secs_f64()
+    );
+    let connect_errors = (a.conns - established) as u64;
+
+    if a.mode == Mode::Idle {
+        eprintln!("established={established}");
+        let _ = std::io::stderr().flush();
+        tokio::time::sleep(Duration::from_secs_f64(a.duration)).await;
+        let alive = streams.iter().flatten().filter(|s| still_open(s)).count();
+        return format!(
+            "mode=idle conns={} size=0 depth=0 msgs_per_s=0 mb_per_s=0 p50_us=0 p99_us=0 errors={} \
+             established={established} alive_at_end={alive} secs={:.3}",
+            a.conns,
+            connect_errors + (established - alive) as u64,
+            a.duration
+        );
+    }
+
+    let sh = Rc::new(Shared {
+        phase: Cell::new(WARMUP),
+        msgs: Cell::new(0),
+        errors: Cell::new(connect_errors),
+        hist: RefCell::new(Hist::new()),
+    });
+    let pats: Vec<Rc<Pattern>> =
+        (0..8).map(|i| Rc::new(Pattern::new(a.mode, a.size, a.depth, 1000 + i as u64))).collect();
+    let live = streams.iter().filter(|s| s.is_some()).count() as u64;
+    let mut tasks = Vec::new();
+    if a.count.is_some() {
+        sh.phase.set(MEASURE);
+    }
+    let t_count = Instant::now();
+    let srv_count = a.watch_pid.and_then(|p| cpu_secs(Some(p)));
+    for (i, s) in streams.into_iter().enumerate() {
+        if let Some(s) = s {
+            let start_unit = i.wrapping_mul(7919) + i / 8;
+            // Spread the fixed count: the first `count % live` connections take one more.
+            let quota = a.count.map(|n| n / live.max(1) + u64::from((i as u64) < n % live.max(1)));
+            tasks.push(tokio::task::spawn_local(drive(
+                s,
+                pats[i % 8].clone(),
+                start_unit,
+                a.depth,
+                sh.clone(),
+                quota,
+            )));
+        }
+    }
+
+    if a.count.is_some() {
+        for t in tasks {
+            let _ = t.await;
+        }
+        let secs = t_count.elapsed().as_secs_f64();
+        let srv1 = a.watch_pid.and_then(|p| cpu_secs(Some(p)));
+        let msgs = sh.msgs.get();
+        let mut line = format!(
+            "mode={} conns={} size={} depth={} msgs_per_s={:.0} mb_per_s=0 p50_us=0 p99_us=0 errors={} \
+             msgs={msgs} established={established} secs={secs:.3}",
+            a.mode.name(),
+            a.conns,
+            a.size,
+            a.depth,
+            msgs as f64 / secs,
+            sh.errors.get(),
+        );
+        if let (Some(x), Some(y)) = (srv_count, srv1) {
+            let t = (y.0 + y.1) - (x.0 + x.1);
+            line += &format!(" srv_ns_per_msg={:.0}", if msgs > 0 { t * 1e9 / msgs as f64 } else { 0.0 });
+        }
+        return line;
+    }
+
+    tokio::time::sleep(Duration::from_secs_f64(a.warmup)).await;
+    sh.phase.set(MEASURE);
+    let t0 = Instant::now();
+    let lg0 = cpu_secs(None);
+    let srv0 = a.watch_pid.and_then(|p| cpu_secs(Some(p)));
+    tokio::time::sleep(Duration::from_secs_f64(a.duration)).await;
+    sh.phase.set(DONE);
+    let secs = t0.elapsed().as_secs_f64();
+    let lg1 = cpu_secs(None);
+    let srv1 = a.watch_pid.and_then(|p| cpu_secs(Some(p)));
+
+    let msgs = sh.msgs.get();
+    let unit = if a.mode == Mode::Lines { a.size + 2 } else { a.size };
+    let h = sh.hist.borrow();
+    let mut line = format!(
+        "mode={} conns={} size={} depth={} msgs_per_s={:.0} mb_per_s={:.2} p50_us={:.1} p99_us={:.1} errors={} \
+         p999_us={:.1} established={established} secs={:.3}",
+        a.mode.name(),
+        a.conns,
+        a.size,
+        a.depth,
+        msgs as f64 / secs,
+        msgs as f64 * unit as f64 / secs / 1e6,
+        h.quantile_us(0.50),
+        h.quantile_us(0.99),
+        sh.errors.get(),
+        h.quantile_us(0.999),
+        secs
+    );
+    // CPU seconds per message are robust even when both sides are saturated.
+    let per_msg_ns = |cpu: f64| if msgs > 0 { cpu * 1e9 / msgs as f64 } else { 0.0 };
+    if let (Some(x), Some(y)) = (lg0, lg1) {
+        let (u, t) = (y.0 - x.0, (y.0 + y.1) - (x.0 + x.1));
+        line += &format!(
+            " lg_cpu_pct={:.0} lg_usr_pct={:.0} lg_ns_per_msg={:.0}",
+            t / secs * 100.0,
+            u / secs * 100.0,
+            per_msg_ns(t)
+        );
+    }
+    if let (Some(x), Some(y)) = (srv0, srv1) {
+        let t = (y.0 + y.1) - (x.0 + x.1);
+        line += &format!(" srv_cpu_pct={:.0} srv_ns_per_msg={:.0}", t / secs * 100.0, per_msg_ns(t));
+    }
+    line
+}
+
+fn main() {
+    let a = parse_args();
+    raise_nofile();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let local = LocalSet::new();
+    let line = local.block_on(&rt, run(a));
+    println!("{line}");
+    let _ = std::io::stdout().flush();
+    // Skip tearing down thousands of tasks/sockets one by one.
+    std::process::exit(0);
+}
