@@ -230,24 +230,24 @@ fn parse_framing(
 /// `prefix = u8 | u16 | u32`.
 fn parse_prefix(expr: &Expr) -> syn::Result<Framing> {
     let width = match expr {
-        Expr::Path(p) if p.qself.is_none() => p.path.get_ident().and_then(|i| {
-            match i.to_string().as_str() {
-                "u8" => Some(1),
-                "u16" => Some(2),
-                "u32" => Some(4),
-                _ => None,
-            }
-        }),
+        Expr::Path(p) if p.qself.is_none() => {
+            p.path
+                .get_ident()
+                .and_then(|i| match i.to_string().as_str() {
+                    "u8" => Some(1),
+                    "u16" => Some(2),
+                    "u32" => Some(4),
+                    _ => None,
+                })
+        }
         _ => None,
     };
-    width
-        .map(Framing::Prefix)
-        .ok_or_else(|| {
-            syn::Error::new_spanned(
-                expr,
-                "a length prefix is `u8`, `u16` or `u32` (big endian), as in `prefix = u16`",
-            )
-        })
+    width.map(Framing::Prefix).ok_or_else(|| {
+        syn::Error::new_spanned(
+            expr,
+            "a length prefix is `u8`, `u16` or `u32` (big endian), as in `prefix = u16`",
+        )
+    })
 }
 
 fn skip_value(meta: &ParseNestedMeta<'_>) -> syn::Result<()> {

@@ -279,10 +279,10 @@ fn rule_arm(i: u16, handler: &Handler) -> TokenStream {
         |(lit, _)| quote!(#lit),
     );
     let framing = match &read.framing {
-        Framing::Any => match handler.typed_frame() {
-            Some(ty) => typed_size(ty, read),
-            None => quote!(::pants::__private::Framing::Any),
-        },
+        Framing::Any => handler.typed_frame().map_or_else(
+            || quote!(::pants::__private::Framing::Any),
+            |ty| typed_size(ty, read),
+        ),
         Framing::BytesExpr(_) => quote!(::pants::__private::Framing::Bytes(0)),
         Framing::Prefix(width) => quote!(::pants::__private::Framing::Prefix(#width)),
         Framing::Bytes(lit, _) => quote!(::pants::__private::Framing::Bytes(#lit)),

@@ -56,10 +56,8 @@ pub(crate) fn derive(input: TokenStream) -> TokenStream {
                 .map_or_else(|| syn::Member::from(i), syn::Member::Named)
         })
         .collect();
-    let order = match order {
-        Some(order) => quote!(let order = ::pants::Endian::#order;),
-        None => quote!(let order = ::pants::Endian::Big;),
-    };
+    let order = order.unwrap_or_else(|| format_ident!("Big"));
+    let order = quote!(let order = ::pants::Endian::#order;);
     let reads = types.iter().zip(&vars).map(|(ty, var)| {
         let span = Span::call_site().located_at(ty.span());
         quote_spanned! {span=>

@@ -146,9 +146,21 @@ fn check_typed_frame(handler: &Handler, read: &ReadAttr, errors: &mut Vec<syn::E
 /// A type as the user would write it: `(u16, u16)`, not `(u16 , u16)`.
 fn type_text(ty: &syn::Type) -> String {
     let text = ty.to_token_stream().to_string();
-    [(" ,", ","), ("( ", "("), (" )", ")"), ("[ ", "["), (" ]", "]"), (" ;", ";"), ("& ", "&"), (" < ", "<"), (" <", "<"), ("< ", "<"), (" >", ">")]
-        .iter()
-        .fold(text, |t, (from, to)| t.replace(from, to))
+    [
+        (" ,", ","),
+        ("( ", "("),
+        (" )", ")"),
+        ("[ ", "["),
+        (" ]", "]"),
+        (" ;", ";"),
+        ("& ", "&"),
+        (" < ", "<"),
+        (" <", "<"),
+        ("< ", "<"),
+        (" >", ">"),
+    ]
+    .iter()
+    .fold(text, |t, (from, to)| t.replace(from, to))
 }
 
 /// The regex the runtime compiles: match mode is anchored at the first byte.

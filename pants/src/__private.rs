@@ -21,7 +21,7 @@ use crate::stream::Stream;
 #[diagnostic::on_unimplemented(
     message = "`bytes = ...` takes an unsigned integer byte count, not `{Self}`",
     label = "not a byte count",
-    note = "give a `usize`, `u64`, `u32`, `u16` or `u8` expression, e.g. `bytes = self.length`"
+    note = "give a `usize`, `u64`, `u32`, `u16` or `u8` expression; check a signed length first, e.g. `bytes = usize::try_from(self.length).unwrap_or(usize::MAX)` (too large: `on_overflow_error`)"
 )]
 pub trait FrameLen {
     /// The count as a `usize` (saturating).

@@ -107,69 +107,6 @@ pub use crate::timer::TimerId;
 /// # }
 /// ```
 pub use pants_derive::App;
-/// Makes an inherent impl block a protocol: its annotated methods become the
-/// callbacks of a stream, dispatched by generated code.
-///
-/// | attribute | method signature | called when |
-/// |---|---|---|
-/// | `#[on_connect]` | `fn(&mut self, s: &mut Stream<Self>)` | the stream is connected (accepted, or a connect completed) |
-/// | `#[on_read(...)]` | `fn(&mut self, s: &mut Stream<Self>, frame: &[u8])` | a frame is ready (see below) |
-/// | `#[on_write]` | `fn(&mut self, s: &mut Stream<Self>)` | the write queue drained |
-/// | `#[on_close]` | `fn(&mut self, s: &mut Stream<Self>)` | the stream closed; exactly once |
-/// | `#[on_connect_error]` | `fn(&mut self, s: &mut Stream<Self>, error: &pants::Error)` | connecting failed (refused, unreachable, name not resolved); `on_close` follows |
-/// | `#[on_overflow_error]` | `fn(&mut self, s: &mut Stream<Self>, error: &pants::Error)` | more than `max` bytes buffered without a frame; default: close |
-///
-/// `#[on_read]` keys (one framing kind per method):
-///
-/// | key | frame |
-/// |---|---|
-/// | (none) | whatever arrived |
-/// | `bytes = N` | exactly `N` bytes (`N > 0`) |
-/// | `delimiter = "\r\n"` | the bytes before the delimiter (stripped; not empty) |
-/// | `regex = r"\s\s+"` | the bytes before the first match (the match is stripped) |
-/// | `regex = r"(\w+)\r\n", mode = "match"` | a match anchored at the first byte; the handler takes [`Match<'_>`](crate::Match) |
-/// | `max = N` | with any of the above: cap on buffered bytes (default 64 KiB) |
-/// | `initial` | with any of the above: the first read state, required when there are several |
-///
-/// Several `#[on_read]` methods are the states of a read machine: `#[channel]`
-/// defines a constant per state, named after the method in upper case, and a
-/// handler switches with [`Stream::switch`]. `#[channel(app = Enum)]` puts the
-/// type in a multi-protocol engine (see [`derive@App`]).
-///
-/// ```
-/// use pants::prelude::*;
-///
-/// #[derive(Default)]
-/// struct Http {
-///     length: usize,
-/// }
-///
-/// #[channel]
-/// impl Http {
-///     #[on_read(delimiter = "\r\n\r\n", initial, max = 8192)]
-///     fn head(&mut self, s: &mut Stream<Self>, head: &[u8]) {
-///         self.length = head.len() % 16 + 1; // parse Content-Length here
-///         s.switch(Self::BODY_BYTE);
-///     }
-///
-///     #[on_read(bytes = 1)]
-///     fn body_byte(&mut self, s: &mut Stream<Self>, byte: &[u8]) {
-///         s.write(byte);
-///         self.length -= 1;
-///         if self.length == 0 {
-///             s.switch(Self::HEAD);
-///         }
-///     }
-///
-///     #[on_overflow_error]
-///     fn too_big(&mut self, s: &mut Stream<Self>, error: &pants::Error) {
-///         s.write(format!("431 {error}\r\n").as_bytes());
-///         s.close();
-///     }
-/// }
-/// # fn main() {}
-/// ```
-pub use pants_derive::channel;
 /// Derives [`Packed`](trait@Packed) for a struct whose fields are packed
 /// (integers, floats, arrays, tuples, other packed structs): the fields in
 /// declaration order, with no padding, in network order unless the struct
@@ -216,10 +153,293 @@ pub use pants_derive::channel;
 /// }
 /// ```
 pub use pants_derive::Packed;
-#[doc(hidden)]
-pub use pants_derive::{
-    on_close, on_connect, on_connect_error, on_overflow_error, on_read, on_write,
-};
+/// Makes an inherent impl block a protocol: its annotated methods become the
+/// callbacks of a stream, dispatched by generated code.
+///
+/// | attribute | method signature | called when |
+/// |---|---|---|
+/// | `#[on_connect]` | `fn(&mut self, s: &mut Stream<Self>)` | the stream is connected (accepted, or a connect completed) |
+/// | `#[on_read(...)]` | `fn(&mut self, s: &mut Stream<Self>, frame: &[u8])` | a frame is ready (see below) |
+/// | `#[on_write]` | `fn(&mut self, s: &mut Stream<Self>)` | the write queue drained |
+/// | `#[on_close]` | `fn(&mut self, s: &mut Stream<Self>)` | the stream closed; exactly once |
+/// | `#[on_connect_error]` | `fn(&mut self, s: &mut Stream<Self>, error: &pants::Error)` | connecting failed (refused, unreachable, name not resolved); `on_close` follows |
+/// | `#[on_overflow_error]` | `fn(&mut self, s: &mut Stream<Self>, error: &pants::Error)` | more than `max` bytes buffered without a frame ([`Error::Overflow`]), or an announced length over `max` ([`Error::FrameTooLarge`]); default: close |
+///
+/// `#[on_read]` keys (one framing kind per method):
+///
+/// | key | frame | handler's frame argument |
+/// |---|---|---|
+/// | (none) | whatever arrived | `&[u8]` |
+/// | (none), typed argument | [`Packed::SIZE`] bytes, decoded in network order: `(u16, u16)`, `u32`, `[u8; 4]`, a [`derive@Packed`] struct | the type |
+/// | `bytes = 8` | exactly 8 bytes (`> 0`) | `&[u8]` |
+/// | `bytes = self.length` | as many bytes as the expression (an unsigned integer) says, evaluated on entering the state; 0 gives one empty frame | `&[u8]` |
+/// | `delimiter = "\r\n"` | the bytes before the delimiter (stripped; not empty; `b"..."` works too) | `&[u8]` |
+/// | `regex = r"\s\s+"` | the bytes before the first match (the match is stripped) | `&[u8]` |
+/// | `regex = r"(\w+)\r\n", mode = "match"` | a match anchored at the first byte | [`Match<'_>`](crate::Match) |
+/// | `prefix = u16` | the payload after a big-endian `u8`, `u16` or `u32` length | `&[u8]` |
+/// | `max = N` | with any of the above: cap on buffered bytes, or on the announced length (default 64 KiB) | |
+/// | `mode = "search"` | with `regex`: the default | |
+/// | `initial` | with any of the above: the first read state, required when there are several | |
+///
+/// Several `#[on_read]` methods are the states of a read machine: `#[channel]`
+/// defines a constant per state, named after the method in upper case, and a
+/// handler switches with [`Stream::switch`]. A switch applies to the next
+/// frame, bytes already buffered included. `#[channel(app = Enum)]` puts the
+/// type in a multi-protocol engine (see [`derive@App`]).
+///
+/// Mistakes are compile errors at the offending token: an empty delimiter,
+/// `bytes = 0`, an invalid regex (with the regex parser's message), `max`
+/// below one frame, an unknown or repeated key, two framing kinds on one
+/// method, a typed argument with a framing key, a signature that does not
+/// fit its attribute, two handlers for one event, two initial states or none,
+/// a switch to a state that does not exist.
+///
+/// An HTTP-style head, then a body of the announced length:
+///
+/// ```
+/// use pants::prelude::*;
+///
+/// #[derive(Default)]
+/// struct Http {
+///     length: usize,
+/// }
+///
+/// #[channel]
+/// impl Http {
+///     #[on_read(delimiter = "\r\n\r\n", initial, max = 8192)]
+///     fn head(&mut self, s: &mut Stream<Self>, head: &[u8]) {
+///         self.length = content_length(head);
+///         s.switch(Self::BODY);
+///     }
+///
+///     #[on_read(bytes = self.length, max = 1_048_576)]
+///     fn body(&mut self, s: &mut Stream<Self>, body: &[u8]) {
+///         s.write(format!("got {} bytes\r\n", body.len()).as_bytes());
+///         s.switch(Self::HEAD);
+///     }
+///
+///     #[on_overflow_error]
+///     fn too_big(&mut self, s: &mut Stream<Self>, error: &pants::Error) {
+///         s.write(format!("431 {error}\r\n").as_bytes());
+///         s.close();
+///     }
+/// }
+///
+/// fn content_length(head: &[u8]) -> usize {
+///     let head = String::from_utf8_lossy(head);
+///     head.lines()
+///         .filter_map(|l| l.split_once(':'))
+///         .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+///         .and_then(|(_, v)| v.trim().parse().ok())
+///         .unwrap_or(0)
+/// }
+/// # fn main() {}
+/// ```
+///
+/// Typed frames and length prefixes, the `struct.Struct` and netstring
+/// styles of binary protocol:
+///
+/// ```
+/// use pants::prelude::*;
+///
+/// #[derive(Default)]
+/// struct Binary {
+///     sum: u32,
+/// }
+///
+/// #[channel]
+/// impl Binary {
+///     // Four bytes: two big-endian u16s (Python's `Struct("!2H")`).
+///     #[on_read(initial)]
+///     fn pair(&mut self, s: &mut Stream<Self>, (a, b): (u16, u16)) {
+///         self.sum = u32::from(a) + u32::from(b);
+///         s.write_packed(&self.sum);
+///         s.switch(Self::NAME);
+///     }
+///
+///     // A u8 length, then that many bytes.
+///     #[on_read(prefix = u8)]
+///     fn name(&mut self, s: &mut Stream<Self>, name: &[u8]) {
+///         let _ = s.write_prefixed::<u8>(name);
+///         s.switch(Self::PAIR);
+///     }
+/// }
+/// # fn main() {}
+/// ```
+///
+/// Regex match mode with captures:
+///
+/// ```
+/// use pants::prelude::*;
+///
+/// #[derive(Default)]
+/// struct Kv;
+///
+/// #[channel]
+/// impl Kv {
+///     #[on_read(regex = r"(?P<key>[a-z]+)=(?P<value>[0-9]+);", mode = "match", max = 256)]
+///     fn pair(&mut self, s: &mut Stream<Self>, m: Match<'_>) {
+///         let key = m.name("key").unwrap_or_default();
+///         let value = m.name("value").unwrap_or_default();
+///         s.write_all(&[key, b" is ", value, b"\n"]);
+///     }
+/// }
+/// # fn main() {}
+/// ```
+pub use pants_derive::channel;
+/// Marks the method called when the stream has closed, for any reason;
+/// called exactly once, after which the channel value is dropped.
+///
+/// ```
+/// use pants::prelude::*;
+///
+/// #[derive(Default)]
+/// struct Logged;
+///
+/// #[channel]
+/// impl Logged {
+///     #[on_close]
+///     fn gone(&mut self, s: &mut Stream<Self>) {
+///         eprintln!("{} left", s.remote_addr());
+///     }
+/// }
+/// # fn main() -> pants::Result<()> {
+/// # let mut engine = Engine::new()?;
+/// # engine.listen::<Logged>("127.0.0.1:0")?;
+/// # Ok(())
+/// # }
+/// ```
+pub use pants_derive::on_close;
+/// Marks the method called once the stream is connected: accepted by a
+/// server, or a [`Stream::connect`]/[`Engine::connect`] that completed.
+///
+/// ```
+/// use pants::prelude::*;
+///
+/// #[derive(Default)]
+/// struct Banner;
+///
+/// #[channel]
+/// impl Banner {
+///     #[on_connect]
+///     fn hello(&mut self, s: &mut Stream<Self>) {
+///         s.write(b"220 ready\r\n");
+///     }
+/// }
+/// # fn main() -> pants::Result<()> {
+/// # let mut engine = Engine::new()?;
+/// # engine.listen::<Banner>("127.0.0.1:0")?;
+/// # Ok(())
+/// # }
+/// ```
+pub use pants_derive::on_connect;
+/// Marks the method called when connecting failed (refused, unreachable,
+/// name not resolved); [`#[on_close]`](on_close) follows. Without it the
+/// error is logged.
+///
+/// ```
+/// use pants::prelude::*;
+///
+/// #[derive(Default)]
+/// struct Client;
+///
+/// #[channel]
+/// impl Client {
+///     #[on_connect_error]
+///     fn failed(&mut self, s: &mut Stream<Self>, error: &pants::Error) {
+///         eprintln!("error: {error}");
+///         s.stop_engine();
+///     }
+/// }
+/// # fn main() -> pants::Result<()> {
+/// # let mut engine = Engine::new()?;
+/// # engine.listen::<Client>("127.0.0.1:0")?;
+/// # Ok(())
+/// # }
+/// ```
+pub use pants_derive::on_connect_error;
+/// Marks the method called when input breaks a read state's cap: more than
+/// `max` bytes buffered without a frame ([`Error::Overflow`]), or a length
+/// prefix or `bytes = expr` over `max` ([`Error::FrameTooLarge`]). Without
+/// it the stream is closed. If the handler keeps the stream open, input
+/// resumes after the next delimiter, or after the too-large frame's bytes.
+///
+/// ```
+/// use pants::prelude::*;
+///
+/// #[derive(Default)]
+/// struct Lines;
+///
+/// #[channel]
+/// impl Lines {
+///     #[on_read(delimiter = "\n", max = 4096)]
+///     fn line(&mut self, s: &mut Stream<Self>, line: &[u8]) {
+///         s.write_all(&[line, b"\n"]);
+///     }
+///
+///     #[on_overflow_error]
+///     fn too_long(&mut self, s: &mut Stream<Self>, error: &pants::Error) {
+///         s.write(format!("error: {error}\n").as_bytes());
+///     }
+/// }
+/// # fn main() {}
+/// ```
+pub use pants_derive::on_overflow_error;
+/// Marks a read state: the method gets one frame per call. Only inside a
+/// [`#[channel]`](channel) impl, whose docs list every key.
+///
+/// ```
+/// use pants::prelude::*;
+///
+/// #[derive(Default)]
+/// struct Words;
+///
+/// #[channel]
+/// impl Words {
+///     #[on_read(regex = r"\s+", max = 1024)]
+///     fn word(&mut self, s: &mut Stream<Self>, word: &[u8]) {
+///         s.write_all(&[word, b"\n"]);
+///     }
+/// }
+/// # fn main() {}
+/// ```
+pub use pants_derive::on_read;
+/// Marks the method called when the write queue has drained: the place to
+/// produce more output for a large transfer.
+///
+/// ```
+/// use pants::prelude::*;
+///
+/// #[derive(Default)]
+/// struct Source {
+///     left: usize,
+/// }
+///
+/// #[channel]
+/// impl Source {
+///     #[on_connect]
+///     fn start(&mut self, s: &mut Stream<Self>) {
+///         self.left = 100;
+///         self.more(s);
+///     }
+///
+///     #[on_write]
+///     fn more(&mut self, s: &mut Stream<Self>) {
+///         if self.left == 0 {
+///             s.close();
+///             return;
+///         }
+///         self.left -= 1;
+///         s.write(&[b'x'; 65_536]);
+///     }
+/// }
+/// # fn main() -> pants::Result<()> {
+/// # let mut engine = Engine::new()?;
+/// # engine.listen::<Source>("127.0.0.1:0")?;
+/// # Ok(())
+/// # }
+/// ```
+pub use pants_derive::on_write;
 
 /// Everything a protocol module needs: `use pants::prelude::*;`.
 pub mod prelude {

@@ -1,12 +1,13 @@
 use pants::prelude::*;
 
 #[derive(Default)]
-struct Numbers;
+struct Lines;
 
 #[channel]
-impl Numbers {
-    #[on_read(bytes = 4)]
-    fn number(&mut self, _s: &mut Stream<Self>, _n: u32) {}
+impl Lines {
+    // Frames are bytes; a `&str` would need UTF-8 checking the macro does not do.
+    #[on_read(delimiter = "\n")]
+    fn line(&mut self, _s: &mut Stream<Self>, _line: &str) {}
 }
 
 fn main() {}
