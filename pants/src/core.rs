@@ -226,7 +226,12 @@ impl<A> Core<A> {
     }
 
     /// Queues `len` bytes that `fill` writes in place (no temporary buffer).
-    pub(crate) fn write_with(&mut self, key: usize, len: usize, fill: impl FnOnce(&mut [u8])) -> bool {
+    pub(crate) fn write_with(
+        &mut self,
+        key: usize,
+        len: usize,
+        fill: impl FnOnce(&mut [u8]),
+    ) -> bool {
         let Some(io) = self.stream_mut(key) else {
             return false;
         };

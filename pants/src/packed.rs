@@ -118,9 +118,7 @@ macro_rules! numbers {
     )*};
 }
 
-numbers!(
-    u8, u16, u32, u64, u128, i8, i16, i32, i64, i128, f32, f64
-);
+numbers!(u8, u16, u32, u64, u128, i8, i16, i32, i64, i128, f32, f64);
 
 impl<T: Packed, const N: usize> Packed for [T; N] {
     const SIZE: usize = T::SIZE * N;

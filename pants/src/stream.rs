@@ -163,10 +163,12 @@ impl<'a, C: Channel> Stream<'a, C> {
                 limit: (1usize << (8 * P::SIZE)) - 1,
             });
         };
-        let queued = self.core.write_with(self.key, P::SIZE + payload.len(), |out| {
-            len.write_to(out, Endian::Big);
-            out[P::SIZE..].copy_from_slice(payload);
-        });
+        let queued = self
+            .core
+            .write_with(self.key, P::SIZE + payload.len(), |out| {
+                len.write_to(out, Endian::Big);
+                out[P::SIZE..].copy_from_slice(payload);
+            });
         if queued { Ok(()) } else { Err(Error::Closed) }
     }
 

@@ -121,7 +121,10 @@ fn typed_frame_waits_for_all_its_bytes_and_drops_a_fragment_at_eof() {
     let mut c = connect(server.addr());
     send(&mut c, &[0, 0, 1]);
     send(&mut c, &[0, 0, 0, 2]);
-    assert_eq!(read_n(&mut c, 16), [&3i64.to_be_bytes()[..], &[0; 8]].concat());
+    assert_eq!(
+        read_n(&mut c, 16),
+        [&3i64.to_be_bytes()[..], &[0; 8]].concat()
+    );
     send(&mut c, &[9, 9]);
     c.shutdown(Shutdown::Write).unwrap();
     assert_eq!(read_to_eof(&mut c), b"");
