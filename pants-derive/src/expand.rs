@@ -29,6 +29,17 @@ pub(crate) fn channel(args: TokenStream, input: TokenStream) -> TokenStream {
             "#[channel] goes on an inherent impl (`impl MyProtocol { ... }`), not on a trait impl",
         ));
     }
+    // `impl<'a> Proto<'a>`: one error, then carry on with `'static` in
+    // place of the parameters so the rest of the impl reports nothing more.
+    let item = if let Some(lifetime) = item.generics.lifetimes().next() {
+        errors.push(syn::Error::new_spanned(
+            lifetime,
+            "a channel cannot borrow: the engine owns channel values for as long as their streams live, so a channel type is `'static`; own the data instead (`String`, `Vec<u8>`, `Rc`/`Arc`)",
+        ));
+        make_static(item)
+    } else {
+        item
+    };
     let channel = Channel::from_syn(args, item, &mut errors);
     if errors.is_empty() {
         valid::validate(&channel, &mut errors);
@@ -38,6 +49,46 @@ pub(crate) fn channel(args: TokenStream, input: TokenStream) -> TokenStream {
     } else {
         fallback::channel(&channel, errors)
     }
+}
+
+/// The impl with its lifetime parameters replaced by `'static`.
+fn make_static(mut item: ItemImpl) -> ItemImpl {
+    let names: Vec<String> = item
+        .generics
+        .lifetimes()
+        .map(|l| l.lifetime.ident.to_string())
+        .collect();
+    item.generics.params = item
+        .generics
+        .params
+        .into_iter()
+        .filter(|p| !matches!(p, syn::GenericParam::Lifetime(_)))
+        .collect();
+    let tokens = replace_lifetimes(item.to_token_stream(), &names);
+    syn::parse2(tokens).unwrap_or(item)
+}
+
+/// `'a` becomes `'static` for each name in `names`, at any depth.
+fn replace_lifetimes(tokens: TokenStream, names: &[String]) -> TokenStream {
+    use proc_macro2::{Group, Spacing, TokenTree};
+    let mut out = Vec::new();
+    let mut tick = false;
+    for tree in tokens {
+        let tree = match tree {
+            TokenTree::Group(g) => {
+                let mut inner = Group::new(g.delimiter(), replace_lifetimes(g.stream(), names));
+                inner.set_span(g.span());
+                TokenTree::Group(inner)
+            }
+            TokenTree::Ident(i) if tick && names.iter().any(|n| i == n) => {
+                TokenTree::Ident(Ident::new("static", i.span()))
+            }
+            other => other,
+        };
+        tick = matches!(&tree, TokenTree::Punct(p) if p.as_char() == '\'' && p.spacing() == Spacing::Joint);
+        out.push(tree);
+    }
+    out.into_iter().collect()
 }
 
 /// The start of an item that is not an impl block, e.g. `struct Echo`, to
