@@ -93,13 +93,21 @@ pub fn dispatch<C: Channel>(
 fn read<C: Channel>(channel: &mut C, s: &mut Stream<'_, C>, input: &[u8], eof: bool) -> usize {
     let mut pos = 0;
     let mut locations: Option<(u16, CaptureLocations)> = None;
-    while s.is_reading() {
-        pos += skip(channel, s, &input[pos..]);
-        if s.io().flags & (flag::DISCARDING | flag::SKIPPING) != 0 {
-            // Still skipping a rejected frame: everything here went.
-            return pos;
+    loop {
+        // One look at the stream per frame: this loop is the hot path.
+        let io = s.io();
+        let (flags, state, scan_from) = (io.flags, io.state, io.scan);
+        if flags & (flag::CLOSING | flag::CLOSED) != 0 {
+            break;
         }
-        let state = s.io().state;
+        if flags & (flag::DISCARDING | flag::SKIPPING) != 0 {
+            pos += skip(channel, s, &input[pos..]);
+            if s.io().flags & (flag::DISCARDING | flag::SKIPPING) != 0 {
+                // Still skipping a rejected frame: everything here went.
+                return pos;
+            }
+            continue;
+        }
         let rule = match enter(channel, s, state) {
             Ok(rule) => rule,
             Err(error) => {
@@ -115,7 +123,7 @@ fn read<C: Channel>(channel: &mut C, s: &mut Stream<'_, C>, input: &[u8], eof: b
             channel.__pants_overflow(s, &too_large(len, rule.max));
             continue;
         }
-        let mut scan = s.io().scan as usize;
+        let mut scan = scan_from as usize;
         let locs = match rule.framing {
             Framing::Match(re) => {
                 if locations.as_ref().is_none_or(|(st, _)| *st != state) {
@@ -134,7 +142,9 @@ fn read<C: Channel>(channel: &mut C, s: &mut Stream<'_, C>, input: &[u8], eof: b
             s.io_mut().scan = u32::try_from(scan).unwrap_or(0);
             break;
         };
-        s.io_mut().scan = 0;
+        if scan_from != 0 {
+            s.io_mut().scan = 0;
+        }
         let captures = match rule.framing {
             Framing::Match(re) => locations.as_ref().map(|(_, l)| (re, l)),
             _ => None,
