@@ -342,3 +342,35 @@ fn switch_from_an_engine_timer_frames_buffered_bytes_without_new_input() {
     });
     expect_bytes(&mut c, b"[abc][def]");
 }
+
+/// A binary delimiter given as a byte string, then explicit search mode
+/// with a cap.
+#[derive(Default)]
+struct Binary;
+
+#[channel]
+impl Binary {
+    #[on_read(delimiter = b"\x00\xff", initial)]
+    fn record(&mut self, s: &mut Stream<Self>, record: &[u8]) {
+        bracket(s, record);
+        if record == b"csv" {
+            s.switch(Self::FIELD);
+        }
+    }
+
+    #[on_read(regex = r"[,;]", mode = "search", max = 8)]
+    fn field(&mut self, s: &mut Stream<Self>, field: &[u8]) {
+        bracket(s, field);
+    }
+}
+
+#[test]
+fn byte_string_delimiter_then_explicit_search_mode_with_cap() {
+    let server = util::serve::<Binary>();
+    let mut c = connect(server.addr());
+    send(&mut c, b"a\x00b\xff\x00\xffcsv\x00\xffx,y;");
+    expect_bytes(&mut c, b"[a\x00b\xff][csv][x][y]");
+    // Nine bytes without a separator pass the cap of eight: closed.
+    send(&mut c, b"123456789");
+    assert_eq!(util::read_until_closed(&mut c), b"");
+}
