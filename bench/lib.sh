@@ -1,0 +1,78 @@
+# Helpers for run.sh (sourced, not run); adapted from the shared rig.
+
+
+# port_of "CMD ... PORT" -> PORT (the command's last word)
+port_of() {
+    local w
+    # shellcheck disable=SC2086
+    set -- $1
+    for w; do :; done
+    case $w in
+        '' | *[!0-9]*) echo "not a port at the end of the server command: '$w'" >&2; return 1 ;;
+    esac
+    echo "$w"
+}
+
+listening() { # PORT
+    [ -n "$(ss -Hltn "sport = :$1" 2>/dev/null)" ]
+}
+
+# start_server CMD CPU LOG: start CMD pinned to CPU, wait until its port
+# listens; sets SRV_PID. Fails if the port is already taken or CMD dies.
+start_server() {
+    local cmd=$1 cpu=$2 log=${3:-/dev/null} port i
+    port=$(port_of "$cmd") || return 1
+    if listening "$port"; then
+        echo "port $port is already in use" >&2
+        return 1
+    fi
+    taskset -c "$cpu" bash -c "exec $cmd" </dev/null >>"$log" 2>&1 &
+    SRV_PID=$!
+    for ((i = 0; i < 200; i++)); do
+        if listening "$port"; then
+            return 0
+        fi
+        if ! kill -0 "$SRV_PID" 2>/dev/null; then
+            echo "server exited before listening: $cmd" >&2
+            SRV_PID=
+            return 1
+        fi
+        sleep 0.05
+    done
+    echo "server did not listen on $port within 10 s: $cmd" >&2
+    kill -KILL "$SRV_PID" 2>/dev/null
+    SRV_PID=
+    return 1
+}
+
+stop_server() { # PID
+    local pid=$1 i
+    [ -n "$pid" ] || return 0
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 50; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+
+vmrss_kb() { # PID
+    awk '/^VmRSS:/ {print $2}' "/proc/$1/status"
+}
+
+nfds() { # PID
+    ls "/proc/$1/fd" 2>/dev/null | wc -l
+}
+
+# run_loadgen PORT SRV_PID LOADGEN_CPU ARGS... -> prints loadgen's last line
+# (or a failure line), pinned to LOADGEN_CPU, watching SRV_PID's CPU time.
+run_loadgen() {
+    local port=$1 pid=$2 cpu=$3 line
+    shift 3
+    line=$(taskset -c "$cpu" "$LOADGEN" "$1" "127.0.0.1:$port" "${@:2}" --watch-pid "$pid" 2>>"$LG_ERR" | tail -n 1) || true
+    if [ -z "$line" ]; then
+        line="mode=$1 msgs_per_s=0 p50_us=0 p99_us=0 errors=-1 failed=1"
+    fi
+    echo "$line"
+}

@@ -1,0 +1,388 @@
+#!/usr/bin/env python3
+"""report.py — the suite's tables, targets and chart (standard library only).
+
+  report.py OUT_DIR             results.tsv + env.txt -> results.md + chart.svg
+  report.py --strace FILE       `strace -c -f` summary -> key=value counts
+  report.py --criterion LOG     `cargo bench` output   -> part=framing rows
+
+Ratios are computed per round (pants and the peer ran back to back, A B A B),
+then the median over rounds is taken, with min-max beside it.
+"""
+import math
+import re
+import statistics
+import sys
+from pathlib import Path
+
+import chart
+
+# ------------------------------------------------------------------ parsing
+
+
+def parse_rows(path):
+    rows = []
+    for ln in Path(path).read_text().splitlines():
+        kv = {}
+        for f in ln.split():
+            if "=" in f:
+                k, v = f.split("=", 1)
+                try:
+                    kv[k] = float(v)
+                except ValueError:
+                    kv[k] = v
+        if kv:
+            rows.append(kv)
+    return rows
+
+
+def strace_counts(path, base=None):
+    """Calls per syscall from a `strace -c` table (minus those of `base`)."""
+    if base is not None:
+        big_run, small_run = strace_counts(path), strace_counts(base)
+        diff = {k: big_run[k] - small_run[k] for k in big_run}
+        diff.update({f"{k}_total": big_run[k] for k in ("epoll_ctl", "accepts")})
+        return diff
+    calls = {}
+    for ln in Path(path).read_text().splitlines():
+        f = ln.split()
+        if len(f) >= 5 and f[0][0].isdigit() and f[-1] != "total":
+            try:
+                calls[f[-1]] = int(f[3])
+            except ValueError:
+                pass
+    reads = sum(calls.get(k, 0) for k in ("read", "recvfrom", "readv", "recvmsg"))
+    writes = sum(calls.get(k, 0) for k in ("write", "sendto", "writev", "sendmsg"))
+    return {
+        "reads": reads,
+        "writes": writes,
+        "epoll_wait": calls.get("epoll_wait", 0) + calls.get("epoll_pwait", 0) + calls.get("epoll_pwait2", 0),
+        "epoll_ctl": calls.get("epoll_ctl", 0),
+        "accepts": calls.get("accept4", 0) + calls.get("accept", 0),
+        "total": sum(calls.values()),
+    }
+
+
+UNITS = {"": 1, "K": 1e3, "M": 1e6, "G": 1e9, "Ki": 1024, "Mi": 1024**2, "Gi": 1024**3}
+
+
+def criterion_rows(path):
+    """part=framing rows from criterion's text output (the middle estimate)."""
+    out, name = [], None
+    for ln in Path(path).read_text().splitlines():
+        m = re.match(r"^(\S+/\S+)\s+time:", ln) or re.match(r"^(\S+/\S+)\s*$", ln)
+        if m:
+            name = m.group(1)
+        m = re.search(r"thrpt:\s+\[\S+ \S+ (\S+) (\w*)(elem|B)/s", ln)
+        if m and name:
+            value = float(m.group(1)) * UNITS.get(m.group(2), 1)
+            kind = "elems_per_s" if m.group(3) == "elem" else "bytes_per_s"
+            out.append(f"part=framing name={name} {kind}={value:.6g}")
+            name = None
+    return out
+
+
+# ------------------------------------------------------------------ numbers
+
+
+def med(xs):
+    xs = [x for x in xs if isinstance(x, float) and not math.isnan(x)]
+    return statistics.median(xs) if xs else float("nan")
+
+
+def rng(xs):
+    xs = [x for x in xs if isinstance(x, float) and not math.isnan(x)]
+    return (min(xs), max(xs)) if xs else (float("nan"), float("nan"))
+
+
+def big(x):
+    if not isinstance(x, float) or math.isnan(x):
+        return "n/a"
+    if x >= 1e6:
+        return f"{x / 1e6:.2f}M"
+    if x >= 1e3:
+        return f"{x / 1e3:.0f}k"
+    return f"{x:.0f}"
+
+
+def fmt(x, d=2):
+    return "n/a" if not isinstance(x, float) or math.isnan(x) else f"{x:.{d}f}"
+
+
+def ratio_cell(rs):
+    lo, hi = rng(rs)
+    return f"{fmt(med(rs))} ({fmt(lo)}–{fmt(hi)})" if rs else "n/a"
+
+
+def per_round(rows, part, cell, a, b, key):
+    """Per-round ratios a/b of `key` in one cell."""
+    by = {}
+    for r in rows:
+        if r.get("part") == part and r.get("cell") == cell and r.get("failed") is None:
+            by.setdefault(r["server"], {})[r["round"]] = r.get(key, float("nan"))
+    out = []
+    for rnd, x in by.get(a, {}).items():
+        y = by.get(b, {}).get(rnd)
+        if isinstance(x, float) and isinstance(y, float) and y > 0:
+            out.append(x / y)
+    return out
+
+
+def values(rows, part, cell, server, key):
+    return [r.get(key, float("nan")) for r in rows
+            if r.get("part") == part and r.get("cell") == cell and r.get("server") == server]
+
+
+def errors(rows, part, cell=None):
+    return int(sum(r.get("errors", 0) for r in rows
+                   if r.get("part") == part and (cell is None or r.get("cell") == cell)
+                   and isinstance(r.get("errors"), float) and r["errors"] > 0))
+
+
+def cells(rows, part):
+    seen = []
+    for r in rows:
+        if r.get("part") == part and r.get("cell") not in seen:
+            seen.append(r["cell"])
+    return seen
+
+
+def label(cell):
+    m = re.match(r"c(\d+)_s(\d+)_p(\d+)", cell)
+    if not m:
+        return cell
+    c, s, p = m.groups()
+    size = "4 KiB" if s == "4096" else f"{s} B"
+    return f"{int(c):,} × {size} × {p}"
+
+
+# ------------------------------------------------------------------ report
+
+
+class Targets:
+    def __init__(self):
+        self.rows = []
+        self.bars = []  # (label, value, target, higher_is_better)
+
+    def add(self, what, measured, target, ok, margin, bar=None):
+        self.rows.append((what, measured, target, ok, margin))
+        if bar:
+            self.bars.append(bar)
+
+
+def check(value, target, higher):
+    """(met?, margin text): margin is how far past (+) or short of (-) the target."""
+    if not isinstance(value, float) or math.isnan(value):
+        return None, "not measured"
+    if higher:
+        return value >= target, f"{(value / target - 1) * 100:+.0f}%"
+    return value <= target, f"{(1 - value / target) * 100:+.0f}%"
+
+
+def mark(ok):
+    return {True: "met", False: "**missed**", None: "n/a"}[ok]
+
+
+def report(out):
+    out = Path(out)
+    rows = parse_rows(out / "results.tsv")
+    env = (out / "env.txt").read_text() if (out / "env.txt").exists() else ""
+    t = Targets()
+    md = ["# Benchmark results", "", "```", env.rstrip(), "```", ""]
+    md += ["Every ratio is pants ÷ peer, computed per round (the two ran back to back) and "
+           "summarised as the median over rounds (min–max). `CPU/msg` is the server process's "
+           "user+sys CPU time over the measured window (from /proc) per message; throughput "
+           "on this 2-core VM is mostly the kernel's loopback path, so CPU/msg is the steadier "
+           "figure. loadgen verifies every echoed byte; errors are counted below.", ""]
+
+    body = []
+    # -------------------------------------------------------------- echo
+    echo_cells = cells(rows, "echo")
+    if echo_cells:
+        body += ["## Echo", "",
+                 "| conns × size × in flight | pants msgs/s | C epoll | tokio ct | thr. ÷ tokio (≥ 1.00) | CPU/msg ÷ C (≤ 1.10) | pants CPU ns/msg | C ns/msg | thr. ÷ C | p99 pants / C µs | errors |",
+                 "|---|---|---|---|---|---|---|---|---|---|---|"]
+        for cell in echo_cells:
+            thr_t = per_round(rows, "echo", cell, "pants-echo", "tokio-echo", "msgs_per_s")
+            thr_c = per_round(rows, "echo", cell, "pants-echo", "c-epoll-echo", "msgs_per_s")
+            cpu_c = per_round(rows, "echo", cell, "pants-echo", "c-epoll-echo", "srv_ns_per_msg")
+            p99p = med(values(rows, "echo", cell, "pants-echo", "p99_us"))
+            p99c = med(values(rows, "echo", cell, "c-epoll-echo", "p99_us"))
+            body.append(
+                f"| {label(cell)} | {big(med(values(rows, 'echo', cell, 'pants-echo', 'msgs_per_s')))} "
+                f"| {big(med(values(rows, 'echo', cell, 'c-epoll-echo', 'msgs_per_s')))} "
+                f"| {big(med(values(rows, 'echo', cell, 'tokio-echo', 'msgs_per_s')))} "
+                f"| {ratio_cell(thr_t)} | {ratio_cell(cpu_c)} "
+                f"| {fmt(med(values(rows, 'echo', cell, 'pants-echo', 'srv_ns_per_msg')), 0)} "
+                f"| {fmt(med(values(rows, 'echo', cell, 'c-epoll-echo', 'srv_ns_per_msg')), 0)} "
+                f"| {ratio_cell(thr_c)} | {fmt(p99p, 0)} / {fmt(p99c, 0)} | {errors(rows, 'echo', cell)} |")
+            ok, margin = check(med(thr_t), 1.0, True)
+            t.add(f"echo {label(cell)}: throughput ÷ tokio current_thread", fmt(med(thr_t)), "≥ 1.00", ok, margin,
+                  ("thr ÷ tokio " + label(cell), med(thr_t), 1.0, True))
+            ok, margin = check(med(cpu_c), 1.10, False)
+            t.add(f"echo {label(cell)}: CPU/msg ÷ C epoll", fmt(med(cpu_c)), "≤ 1.10", ok, margin,
+                  ("CPU ÷ C " + label(cell), med(cpu_c), 1.10, False))
+        py2 = [c for c in echo_cells if values(rows, "echo", c, "pants-py2-echo", "msgs_per_s")]
+        for cell in py2:
+            thr = per_round(rows, "echo", cell, "pants-echo", "pants-py2-echo", "msgs_per_s")
+            cpu = per_round(rows, "echo", cell, "pants-echo", "pants-py2-echo", "srv_ns_per_msg")
+            body += ["", f"Original Pants 1.0.1 (Python 2.7), echo {label(cell)}: pants-rs throughput "
+                     f"**{ratio_cell(thr)}×**, CPU/msg **{ratio_cell(cpu)}×** the original's "
+                     f"(original: {big(med(values(rows, 'echo', cell, 'pants-py2-echo', 'msgs_per_s')))} msgs/s, "
+                     f"{fmt(med(values(rows, 'echo', cell, 'pants-py2-echo', 'srv_ns_per_msg')), 0)} ns/msg)."]
+            t.add(f"echo {label(cell)}: throughput ÷ original Pants (py2.7)", fmt(med(thr)), "(report)", None, "")
+        body.append("")
+
+    # -------------------------------------------------------------- lines
+    if cells(rows, "lines"):
+        cell = cells(rows, "lines")[0]
+        body += ["## Lines (64-byte lines + CRLF)", "",
+                 f"{label(cell)}.", "",
+                 "| server | lines/s | CPU ns/line | pants thr. ÷ it | pants CPU/line ÷ it | p99 µs | errors |",
+                 "|---|---|---|---|---|---|---|"]
+        for s in ("pants-lines", "c-epoll-lines", "tokio-lines", "pants-py2-lines"):
+            if not values(rows, "lines", cell, s, "msgs_per_s"):
+                continue
+            thr = per_round(rows, "lines", cell, "pants-lines", s, "msgs_per_s")
+            cpu = per_round(rows, "lines", cell, "pants-lines", s, "srv_ns_per_msg")
+            errs = int(sum(r.get("errors", 0) for r in rows if r.get("part") == "lines" and r.get("server") == s
+                           and isinstance(r.get("errors"), float) and r["errors"] > 0))
+            body.append(f"| {s} | {big(med(values(rows, 'lines', cell, s, 'msgs_per_s')))} "
+                        f"| {fmt(med(values(rows, 'lines', cell, s, 'srv_ns_per_msg')), 0)} "
+                        f"| {ratio_cell(thr) if s != 'pants-lines' else '—'} | {ratio_cell(cpu) if s != 'pants-lines' else '—'} "
+                        f"| {fmt(med(values(rows, 'lines', cell, s, 'p99_us')), 0)} | {errs} |")
+        thr = per_round(rows, "lines", cell, "pants-lines", "tokio-lines", "msgs_per_s")
+        ok, margin = check(med(thr), 1.3, True)
+        t.add("lines: throughput ÷ tokio + LinesCodec", fmt(med(thr)), "≥ 1.30", ok, margin,
+              ("lines thr ÷ tokio+LinesCodec", med(thr), 1.3, True))
+        cpu = per_round(rows, "lines", cell, "pants-lines", "c-epoll-lines", "srv_ns_per_msg")
+        ok, margin = check(med(cpu), 1.10, False)
+        t.add("lines: CPU/line ÷ C epoll lines", fmt(med(cpu)), "≤ 1.10", ok, margin,
+              ("lines CPU ÷ C", med(cpu), 1.10, False))
+        thr = per_round(rows, "lines", cell, "pants-lines", "pants-py2-lines", "msgs_per_s")
+        if thr:
+            t.add("lines: throughput ÷ original Pants (py2.7)", fmt(med(thr)), "(report)", None, "")
+        body.append("")
+
+    # -------------------------------------------------------------- memory
+    mem = [r for r in rows if r.get("part") == "memory"]
+    if mem:
+        body += ["## Idle memory", "",
+                 "Server VmRSS growth per accepted idle connection (user-space memory; kernel socket "
+                 "buffers are not in it).", "",
+                 "| server | connections | accepted | alive at end | VmRSS before → after | bytes / connection |",
+                 "|---|---|---|---|---|---|"]
+        for r in mem:
+            body.append(f"| {r['server']} | {int(r['conns']):,} | {int(r.get('accepted', 0)):,} "
+                        f"| {int(r.get('alive_at_end', 0)):,} | {r.get('rss_before_kb', 0) / 1024:.1f} → "
+                        f"{r.get('rss_after_kb', 0) / 1024:.1f} MiB | {int(r.get('bytes_per_conn', 0)):,} |")
+        p10 = [r for r in mem if r["server"] == "pants-echo" and r["conns"] == 10000]
+        if p10:
+            v = float(p10[0]["bytes_per_conn"])
+            ok, margin = check(v, 256.0, False)
+            t.add("idle: bytes per connection at 10,000", f"{v:.0f}", "≤ 256", ok, margin,
+                  ("idle bytes/conn ÷ 256", v / 256.0, 1.0, False))
+        for r in mem:
+            if r["server"] == "pants-echo" and r["conns"] > 10000:
+                held = min(r.get("accepted", 0), r.get("alive_at_end", 0))
+                target = 15000 if r["conns"] == 15000 else r["conns"]
+                ok, margin = check(float(held), float(target), True)
+                t.add(f"idle: connections held by one engine (of {int(r['conns']):,})", f"{int(held):,}",
+                      f"≥ {int(target):,}", ok, margin)
+        body.append("")
+
+    # -------------------------------------------------------------- syscalls
+    sc = [r for r in rows if r.get("part") == "syscalls"]
+    if sc:
+        body += ["## System calls per message", "",
+                 "`strace -c -f` over the server's whole life while loadgen exchanges exactly N and then "
+                 "2N messages (two runs); the difference of the counts divided by N is the steady-state "
+                 "cost per message (start-up, accepts and closes cancel out). Under strace the server is "
+                 "slower, so batching may differ from the timed runs.", "",
+                 "| server | shape | N | reads / msg | writes / msg | epoll_wait / msg | epoll_ctl / msg | all syscalls / msg | epoll_ctl in the 2N run | accepts |",
+                 "|---|---|---|---|---|---|---|---|---|---|"]
+        for r in sc:
+            n = r.get("msgs", 0) or float("nan")
+            body.append(f"| {r['server']} | {label(r['cell'])} | {int(r.get('msgs', 0)):,} "
+                        f"| {fmt(r['reads'] / n, 3)} | {fmt(r['writes'] / n, 3)} | {fmt(r['epoll_wait'] / n, 3)} "
+                        f"| {fmt(r['epoll_ctl'] / n, 4)} | {fmt(r['total'] / n, 3)} "
+                        f"| {int(r['epoll_ctl_total'])} | {int(r['accepts_total'])} |")
+        for r in sc:
+            if r["server"] == "pants-echo":
+                n = r.get("msgs", 0) or float("nan")
+                t.add("steady state: epoll_ctl per message", f"{r['epoll_ctl'] / n:.4f}", "0",
+                      r["epoll_ctl"] <= 0, "")
+                ok, margin = check(r["reads"] / n, 1.0, False)
+                t.add("steady state: reads per echo round trip", fmt(r["reads"] / n, 3), "≤ 1", ok, margin)
+                ok, margin = check(r["writes"] / n, 1.0, False)
+                t.add("steady state: writes per echo round trip", fmt(r["writes"] / n, 3), "≤ 1", ok, margin)
+        body.append("")
+
+    # -------------------------------------------------------------- timers
+    tm = [r for r in rows if r.get("part") == "timers"]
+    if tm:
+        body += ["## Timers (`pants::timer::TimerQueue`, best of 5)", "",
+                 "| what | n | seconds | ns / op |", "|---|---|---|---|"]
+        for r in tm:
+            body.append(f"| {r['name']} | {int(r['n']):,} | {fmt(r['secs'], 3)} | {fmt(r['ns_per_op'], 1)} |")
+        worst = max((r["secs"] for r in tm if "insert_cancel" in str(r["name"])), default=float("nan"))
+        ok, margin = check(worst, 0.3, False)
+        t.add("timers: 1,000,000 insert + cancel (worst variant)", f"{fmt(worst, 3)} s", "< 0.3 s", ok, margin,
+              ("timers insert+cancel ÷ 0.3 s", worst / 0.3, 1.0, False))
+        body.append("")
+
+    # -------------------------------------------------------------- multi
+    if cells(rows, "multi"):
+        body += ["## Engine per core (`pants::run_threads`, SO_REUSEPORT): 1 → 2 engines", "",
+                 "Servers and loadgen share both CPUs (there is no third core), so the loadgen competes "
+                 "with the second engine: this bounds scaling from below, it does not measure it.", "",
+                 "| shape | 1 engine msgs/s | 2 engines msgs/s | 2 ÷ 1 throughput | 2 ÷ 1 CPU/msg | errors |",
+                 "|---|---|---|---|---|---|"]
+        for cell in cells(rows, "multi"):
+            thr = per_round(rows, "multi", cell, "pants-multi-2", "pants-multi-1", "msgs_per_s")
+            cpu = per_round(rows, "multi", cell, "pants-multi-2", "pants-multi-1", "srv_ns_per_msg")
+            body.append(f"| {label(cell)} | {big(med(values(rows, 'multi', cell, 'pants-multi-1', 'msgs_per_s')))} "
+                        f"| {big(med(values(rows, 'multi', cell, 'pants-multi-2', 'msgs_per_s')))} "
+                        f"| {ratio_cell(thr)} | {ratio_cell(cpu)} | {errors(rows, 'multi', cell)} |")
+        body.append("")
+
+    # -------------------------------------------------------------- framing
+    fr = [r for r in rows if r.get("part") == "framing"]
+    if fr:
+        body += ["## Framing micro-benchmarks (criterion, `pants/benches/framing.rs`)", "",
+                 "| benchmark | throughput |", "|---|---|"]
+        for r in fr:
+            if "elems_per_s" in r:
+                body.append(f"| {r['name']} | {big(r['elems_per_s'])} frames/s |")
+            else:
+                body.append(f"| {r['name']} | {r['bytes_per_s'] / 1e9:.2f} GB/s |")
+        body.append("")
+
+    body += ["## TLS echo", "", "not yet implemented (pants has no TLS yet).", ""]
+    t.add("TLS echo", "not yet implemented", "—", None, "")
+
+    md += ["## Targets", "", "| target | measured | wanted | result | margin |", "|---|---|---|---|---|"]
+    for what, measured, target, ok, margin in t.rows:
+        md.append(f"| {what} | {measured} | {target} | {mark(ok)} | {margin} |")
+    met = sum(1 for r in t.rows if r[3] is True)
+    missed = sum(1 for r in t.rows if r[3] is False)
+    md += ["", f"{met} met, {missed} missed. Margin: how far past (+) or short of (−) the target.", ""]
+    md += body
+    (out / "results.md").write_text("\n".join(md) + "\n")
+    (out / "chart.svg").write_text(chart.svg(t.bars))
+    print("\n".join(md[md.index("## Targets"):md.index("## Targets") + len(t.rows) + 5]))
+
+
+def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "--strace":
+        # SMALL_RUN BIG_RUN: the per-message part is the difference.
+        print(" ".join(f"{k}={v}" for k, v in strace_counts(sys.argv[3], sys.argv[2]).items()))
+    elif len(sys.argv) == 3 and sys.argv[1] == "--criterion":
+        print("\n".join(criterion_rows(sys.argv[2])))
+    elif len(sys.argv) == 2:
+        report(sys.argv[1])
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,277 @@
+#!/usr/bin/env bash
+# run.sh — build the benchmark suite and run it: pants against its peers, side
+# by side, interleaved (round 1: every server once, round 2: again, …), server
+# pinned to CPU $SERVER_CPU (0) and the load generator to $LOADGEN_CPU (1).
+#
+#   bench/run.sh                  # everything (~25 min); results in bench/results/
+#   bench/run.sh --quick          # smoke run (~3 min); results in bench/target/quick/
+#   bench/run.sh --only "echo lines" -k 3 -d 2
+#
+# Options:
+#   --quick           short runs, fewer echo shapes (K=1 D=1 W=0.5)
+#   --only PARTS      any of: echo lines memory timers syscalls multi framing
+#   -k ROUNDS         rounds per comparison (default 5)
+#   -d SECS           measured seconds per run (default 3; warm-up W=1)
+#   --out DIR         where results go (default bench/results, quick: bench/target/quick)
+#   --no-build        use what bench/target/bin already holds
+#
+# Environment: SERVER_CPU, LOADGEN_CPU, CONFIGS (echo shapes "conns:size:depth …"),
+# MEMCONNS (10000), BIGCONNS ("15000 19900"), SYSMSGS (200000), PANTS_ROOT
+# (the checkout whose examples are measured; default: this one).
+# Outputs: results.tsv (one row per run), results.md (tables, ratios,
+# targets), chart.svg, env.txt. Per-run logs: bench/target/raw/.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=${PANTS_ROOT:-$(cd "$HERE/.." && pwd)}
+T=$HERE/target
+BIN=$T/bin
+RAW=$T/raw
+LOADGEN=$BIN/loadgen
+SERVER_CPU=${SERVER_CPU:-0}
+LOADGEN_CPU=${LOADGEN_CPU:-1}
+K=5 D=3 W=1
+ONLY="echo lines memory timers syscalls multi framing"
+OUT=
+QUICK=0
+BUILD=1
+CONFIGS=${CONFIGS:-"1:64:1 1:64:16 1:4096:1 1:4096:16 64:64:1 64:64:16 64:4096:1 64:4096:16 1000:64:1 1000:64:16 1000:4096:1 1000:4096:16"}
+MEMCONNS=${MEMCONNS:-10000}
+BIGCONNS=${BIGCONNS:-"15000 19900"}
+SYSMSGS=${SYSMSGS:-200000}
+
+usage() {
+    sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//' >&2
+    exit 2
+}
+while [ $# -gt 0 ]; do
+    case $1 in
+        --quick) QUICK=1 ;;
+        --only) ONLY=$2; shift ;;
+        -k) K=$2; shift ;;
+        -d) D=$2; shift ;;
+        --out) OUT=$2; shift ;;
+        --no-build) BUILD=0 ;;
+        *) usage ;;
+    esac
+    shift
+done
+if [ $QUICK = 1 ]; then
+    K=1 D=1 W=0.5
+    CONFIGS=${QUICK_CONFIGS:-"64:64:1 64:4096:16"}
+    BIGCONNS=15000
+    SYSMSGS=20000
+    OUT=${OUT:-$T/quick}
+fi
+OUT=${OUT:-$HERE/results}
+ONLY=${ONLY//,/ }
+mkdir -p "$BIN" "$RAW" "$OUT"
+
+# ---------------------------------------------------------------- build
+build() {
+    echo "== build: bench workspace (loadgen, tokio/mio peers, timers)" >&2
+    CARGO_TARGET_DIR=$T/cargo cargo build --release --locked --manifest-path "$HERE/Cargo.toml"
+    for b in loadgen tokio-echo tokio-echo-mt tokio-lines mio-echo timers; do
+        install -m 755 "$T/cargo/release/$b" "$BIN/$b"
+    done
+    echo "== build: C epoll servers" >&2
+    ${CC:-gcc} -O2 -Wall -Wextra -o "$BIN/c-epoll-echo" "$HERE/servers/c/epoll-echo.c"
+    ${CC:-gcc} -O2 -Wall -Wextra -o "$BIN/c-epoll-lines" "$HERE/servers/c/epoll-lines.c"
+    echo "== build: pants examples ($ROOT)" >&2
+    (cd "$ROOT" && cargo build --release --locked -p pants-examples --examples)
+    install -m 755 "$ROOT/target/release/examples/echo" "$BIN/pants-echo"
+    install -m 755 "$ROOT/target/release/examples/line_echo" "$BIN/pants-lines"
+    install -m 755 "$ROOT/target/release/examples/multi_echo" "$BIN/pants-multi"
+    for n in 1 2; do # multi_echo takes [ADDR] [THREADS]; the suite wants the port last
+        printf '#!/bin/sh\nexec "%s" "$1" %s\n' "$BIN/pants-multi" "$n" >"$BIN/pants-multi-$n"
+        chmod 755 "$BIN/pants-multi-$n"
+    done
+    echo "== build: the original Pants 1.0.1 under Python 2.7 (if present)" >&2
+    local py2
+    py2=${PYTHON2:-$(PYENV_VERSION=2.7.18 pyenv which python2.7 2>/dev/null || command -v python2.7 || true)}
+    rm -f "$BIN/pants-py2-echo" "$BIN/pants-py2-lines"
+    if [ -n "$py2" ] && [ -x "$py2" ]; then
+        if [ -d "$T/py2site/pants" ] || "$py2" -m pip install -q --target "$T/py2site" pants==1.0.1; then
+            for m in echo lines; do
+                printf '#!/bin/sh\nPANTS_PY2_SITE="%s" exec "%s" "%s" %s "$@"\n' \
+                    "$T/py2site" "$py2" "$HERE/servers/py/pants_py2.py" "$m" >"$BIN/pants-py2-$m"
+                chmod 755 "$BIN/pants-py2-$m"
+            done
+        fi
+    else
+        echo "WARNING: no python2.7: the original Pants is left out" >&2
+    fi
+}
+[ $BUILD = 1 ] && build
+have() { [ -x "$BIN/$1" ]; }
+
+# ---------------------------------------------------------------- helpers
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+# shellcheck source=lib.sh
+. "$HERE/lib.sh"
+TSV=$OUT/results.tsv
+LG_ERR=$RAW/loadgen.err
+: >"$TSV"
+: >"$LG_ERR"
+SRV_PID=
+cleanup() { [ -n "$SRV_PID" ] && stop_server "$SRV_PID"; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+{
+    echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo "host: $(uname -n), kernel $(uname -r)"
+    echo "cpu: $(lscpu | sed -n 's/^Model name: *//p') x $(nproc)"
+    echo "memory: $(free -g | awk '/^Mem:/ {print $2 " GiB"}')"
+    echo "rustc: $(rustc --version)"
+    echo "gcc: $(gcc --version | head -1)"
+    py2=$(PYENV_VERSION=2.7.18 pyenv which python2.7 2>/dev/null || command -v python2.7 || true)
+    echo "python2: $([ -n "$py2" ] && "$py2" --version 2>&1)"
+    echo "pants: $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- pants pants-derive examples 2>/dev/null || echo ' (+ uncommitted changes)')"
+    echo "open-file limit: $(ulimit -n)"
+    echo "pinning: servers on CPU $SERVER_CPU, loadgen on CPU $LOADGEN_CPU"
+    echo "params: K=$K D=$D W=$W MEMCONNS=$MEMCONNS BIGCONNS=$BIGCONNS SYSMSGS=$SYSMSGS quick=$QUICK"
+    echo "parts: $ONLY"
+    echo "load average at start: $(cut -d" " -f1-3 /proc/loadavg)"
+} >"$OUT/env.txt"
+cat "$OUT/env.txt"
+
+# run_set PART CELL MODE "LOADGEN ARGS" SERVER... : K rounds, each server once
+# per round in the order given; one results.tsv row per run.
+run_set() {
+    local part=$1 cell=$2 mode=$3 args=$4 r i s port line
+    shift 4
+    echo "-- $(date -u +%H:%M:%S) $part $cell: $* ($mode $args, $K rounds)"
+    for ((r = 1; r <= K; r++)); do
+        i=0
+        for s in "$@"; do
+            i=$((i + 1))
+            have "$s" || continue
+            port=$((9100 + i))
+            if ! start_server "$BIN/$s $port" "$SERVER_CPU" "$RAW/$s.log"; then
+                line="mode=$mode msgs_per_s=0 errors=-1 failed=1"
+            else
+                # shellcheck disable=SC2086
+                line=$(run_loadgen "$port" "$SRV_PID" "$LOADGEN_CPU" "$mode" $args -d "$D" -w "$W")
+                stop_server "$SRV_PID"
+                SRV_PID=
+            fi
+            echo "part=$part cell=$cell server=$s round=$r $line" >>"$TSV"
+            printf '   r%d %-16s %s\n' "$r" "$s" "$(grep -o 'msgs_per_s=[^ ]*\|p99_us=[^ ]*\|errors=[^ ]*\|srv_ns_per_msg=[^ ]*\|srv_cpu_pct=[^ ]*' <<<"$line" | tr '\n' ' ')"
+        done
+    done
+}
+
+# mem_one SERVER N: VmRSS growth per idle connection (memory.sh's method).
+mem_one() {
+    local s=$1 n=$2 port=9120 rss0 fd0 rss1 fd1 i lg line per
+    have "$s" || return 0
+    echo "-- $(date -u +%H:%M:%S) memory $s: $n idle connections"
+    start_server "$BIN/$s $port" "$SERVER_CPU" "$RAW/$s.log" || return 0
+    sleep 0.5 # interpreters finish importing
+    rss0=$(vmrss_kb "$SRV_PID")
+    fd0=$(nfds "$SRV_PID")
+    taskset -c "$LOADGEN_CPU" "$LOADGEN" idle "127.0.0.1:$port" -c "$n" -d 4 >"$RAW/idle.out" 2>>"$LG_ERR" &
+    lg=$!
+    for ((i = 0; i < 600; i++)); do
+        [ $(($(nfds "$SRV_PID") - fd0)) -ge "$n" ] && break
+        kill -0 "$lg" 2>/dev/null || break
+        sleep 0.1
+    done
+    sleep 1
+    rss1=$(vmrss_kb "$SRV_PID")
+    fd1=$(nfds "$SRV_PID")
+    wait "$lg" || true
+    stop_server "$SRV_PID"
+    SRV_PID=
+    line=$(tail -n 1 "$RAW/idle.out")
+    per=0
+    [ $((fd1 - fd0)) -gt 0 ] && per=$(((rss1 - rss0) * 1024 / (fd1 - fd0)))
+    line="part=memory server=$s conns=$n accepted=$((fd1 - fd0)) rss_before_kb=$rss0 rss_after_kb=$rss1 bytes_per_conn=$per $(grep -o 'established=[^ ]*\|alive_at_end=[^ ]*' <<<"$line" | tr '\n' ' ')"
+    echo "   $line"
+    echo "$line" >>"$TSV"
+}
+
+# sys_one SERVER CELL MODE "ARGS": `strace -c -f` over the server's whole
+# life while loadgen exchanges exactly N messages, for N = SYSMSGS and
+# 2 x SYSMSGS; the difference of the two runs' counts, divided by SYSMSGS, is
+# the per-message cost without start-up, accepts and closes.
+sys_one() {
+    local s=$1 cell=$2 mode=$3 args=$4 port=9130 child line n counts=()
+    have "$s" || return 0
+    command -v strace >/dev/null || { apt-get install -y -qq strace >/dev/null 2>&1 || { echo "no strace" >&2; return 0; }; }
+    for n in "$SYSMSGS" $((2 * SYSMSGS)); do
+        echo "-- $(date -u +%H:%M:%S) syscalls $s: $mode $args -n $n"
+        start_server "strace -c -f -o $RAW/strace-$s-$cell-$n.txt $BIN/$s $port" "$SERVER_CPU" "$RAW/$s.log" || return 0
+        child=$(pgrep -P "$SRV_PID" | head -1)
+        # shellcheck disable=SC2086
+        line=$(run_loadgen "$port" "$child" "$LOADGEN_CPU" "$mode" $args -n "$n")
+        kill -TERM "$child" 2>/dev/null || true
+        stop_server "$SRV_PID"
+        SRV_PID=
+        counts+=("$RAW/strace-$s-$cell-$n.txt")
+    done
+    line="part=syscalls server=$s cell=$cell $(grep -o 'conns=[^ ]*\|depth=[^ ]*\|errors=[^ ]*' <<<"$line" | tr '\n' ' ')msgs=$SYSMSGS $(python3 "$HERE/report.py" --strace "${counts[@]}")"
+    echo "   $line"
+    echo "$line" >>"$TSV"
+}
+
+cell_of() { # conns:size:depth -> c64_s64_p1
+    local c s p
+    IFS=: read -r c s p <<<"$1"
+    echo "c${c}_s${s}_p${p}"
+}
+
+# ---------------------------------------------------------------- parts
+for part in $ONLY; do
+    case $part in
+    echo)
+        for cfg in $CONFIGS; do
+            IFS=: read -r c s p <<<"$cfg"
+            servers=(pants-echo c-epoll-echo tokio-echo)
+            # The original Pants, on the shape the shared rig measured it.
+            [ "$cfg" = 64:64:1 ] && servers+=(pants-py2-echo)
+            run_set echo "$(cell_of "$cfg")" echo "-c $c -s $s -p $p" "${servers[@]}"
+        done
+        ;;
+    lines)
+        run_set lines c64_s64_p16 lines "-c 64 -s 64 -p 16" pants-lines c-epoll-lines tokio-lines pants-py2-lines
+        ;;
+    memory)
+        for s in pants-echo c-epoll-echo tokio-echo pants-py2-echo; do
+            mem_one "$s" "$MEMCONNS"
+        done
+        for n in $BIGCONNS; do
+            mem_one pants-echo "$n"
+        done
+        ;;
+    timers)
+        echo "-- $(date -u +%H:%M:%S) timers"
+        "$BIN/timers" 1000000 | sed -n 's/^RESULT /part=timers /p' | tee -a "$TSV" | sed 's/^/   /'
+        ;;
+    syscalls)
+        sys_one pants-echo c64_s64_p1 echo "-c 64 -s 64 -p 1"
+        sys_one c-epoll-echo c64_s64_p1 echo "-c 64 -s 64 -p 1"
+        sys_one pants-lines c64_s64_p16 lines "-c 64 -s 64 -p 16"
+        sys_one c-epoll-lines c64_s64_p16 lines "-c 64 -s 64 -p 16"
+        ;;
+    multi)
+        # 1 vs 2 engines sharing the port; both CPUs for the server AND the
+        # loadgen (a 2-core machine has no third core), so read it as a bound.
+        SERVER_CPU=0,1 LOADGEN_CPU=0,1 run_set multi c1000_s64_p16 echo "-c 1000 -s 64 -p 16" pants-multi-1 pants-multi-2
+        SERVER_CPU=0,1 LOADGEN_CPU=0,1 run_set multi c64_s4096_p16 echo "-c 64 -s 4096 -p 16" pants-multi-1 pants-multi-2
+        ;;
+    framing)
+        echo "-- $(date -u +%H:%M:%S) framing (criterion, pants/benches/framing.rs)"
+        quick=()
+        [ $QUICK = 1 ] && quick=(--quick)
+        (cd "$ROOT" && taskset -c "$SERVER_CPU" cargo bench --locked -p pants --bench framing -- --noplot "${quick[@]}") >"$RAW/framing.log" 2>&1 || echo "   framing bench failed: $RAW/framing.log"
+        python3 "$HERE/report.py" --criterion "$RAW/framing.log" | tee -a "$TSV" | sed 's/^/   /'
+        ;;
+    *) echo "unknown part: $part" >&2; exit 2 ;;
+    esac
+done
+
+echo "load average at end: $(cut -d" " -f1-3 /proc/loadavg)" >>"$OUT/env.txt"
+python3 "$HERE/report.py" "$OUT"
+echo "== done: $OUT/results.md, $OUT/chart.svg"
