@@ -174,8 +174,8 @@ def check(value, target, higher):
     if not isinstance(value, float) or math.isnan(value):
         return None, "not measured"
     if higher:
-        return value >= target, f"{(value / target - 1) * 100:+.0f}%"
-    return value <= target, f"{(1 - value / target) * 100:+.0f}%"
+        return value >= target, f"{(value / target - 1) * 100:+.1f}%"
+    return value <= target, f"{(1 - value / target) * 100:+.1f}%"
 
 
 def mark(ok):
