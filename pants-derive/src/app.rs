@@ -20,6 +20,7 @@ pub(crate) fn derive(input: TokenStream) -> TokenStream {
     };
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
     let mut arms = Vec::new();
+    let mut writes = Vec::new();
     let mut extra = Vec::new();
     for variant in &data.variants {
         let vname = &variant.ident;
@@ -35,6 +36,9 @@ pub(crate) fn derive(input: TokenStream) -> TokenStream {
         };
         arms.push(quote! {
             Self::#vname(channel) => ::pants::__private::dispatch::<#ty>(channel, core, key, event),
+        });
+        writes.push(quote! {
+            Self::#vname(_) => <#ty as ::pants::Channel>::__PANTS_ON_WRITE,
         });
         extra.push(quote! {
             #[automatically_derived]
@@ -56,7 +60,11 @@ pub(crate) fn derive(input: TokenStream) -> TokenStream {
         });
     }
     let header = quote!(#impl_generics ::pants::App for #name #ty_generics #where_clause);
-    let app = app_trait_impl(&header, &quote! { match self { #(#arms)* } });
+    let app = app_trait_impl(
+        &header,
+        &quote! { match self { #(#arms)* } },
+        &quote! { match self { #(#writes)* } },
+    );
     quote! {
         #app
         #(#extra)*
@@ -65,10 +73,19 @@ pub(crate) fn derive(input: TokenStream) -> TokenStream {
 
 /// `impl ... App for ...` with `body` as the event method's body; shared by
 /// `#[derive(App)]` and `#[channel]` (a one-type engine).
-pub(crate) fn app_trait_impl(header: &TokenStream, body: &TokenStream) -> TokenStream {
+pub(crate) fn app_trait_impl(
+    header: &TokenStream,
+    body: &TokenStream,
+    on_write: &TokenStream,
+) -> TokenStream {
     quote! {
         #[automatically_derived]
         impl #header {
+            #[inline]
+            fn __pants_on_write(&self) -> ::core::primitive::bool {
+                #on_write
+            }
+
             #[inline]
             fn __pants_event(
                 &mut self,

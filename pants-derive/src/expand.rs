@@ -116,6 +116,7 @@ fn expand(channel: &Channel) -> TokenStream {
     let self_ty = &item.self_ty;
     let states = read_states(channel);
     let initial = initial_state(&states);
+    let on_write = handles_write(channel);
     let rules = states.iter().map(|(i, h)| rule_arm(*i, h));
     let lens: Vec<TokenStream> = states.iter().filter_map(|(i, h)| len_arm(*i, h)).collect();
     let len_fn = (!lens.is_empty()).then(|| {
@@ -188,6 +189,7 @@ fn expand(channel: &Channel) -> TokenStream {
         impl #impl_generics ::pants::Channel for #self_ty #where_clause {
             type App = #app_ty;
             const __PANTS_INITIAL: ::core::primitive::u16 = #initial;
+            const __PANTS_ON_WRITE: ::core::primitive::bool = #on_write;
 
             #[inline]
             fn __pants_rule(&self, state: ::core::primitive::u16) -> ::pants::__private::Rule {
@@ -237,6 +239,24 @@ fn read_states(channel: &Channel) -> Vec<(u16, &Handler)> {
         .collect()
 }
 
+/// Whether an `#[on_write]` handler is compiled in (it may be under `#[cfg]`).
+fn handles_write(channel: &Channel) -> TokenStream {
+    let sets = channel
+        .handlers
+        .iter()
+        .filter(|h| h.kind == Kind::Write)
+        .map(|h| {
+            let cfgs = &h.cfgs;
+            quote!(#(#cfgs)* { on_write = true; })
+        });
+    quote! {{
+        #[allow(unused_mut)]
+        let mut on_write = false;
+        #(#sets)*
+        on_write
+    }}
+}
+
 /// The initial state's index: the one marked `initial`, else the only one.
 /// Marked states under `#[cfg]` (alternatives) pick the one compiled in, at
 /// compile time; if none is, state 0.
@@ -282,6 +302,7 @@ pub(crate) fn app_impl(channel: &Channel) -> Option<TokenStream> {
         crate::app::app_trait_impl(
             &header,
             &quote!(::pants::__private::dispatch::<Self>(self, core, key, event)),
+            &quote!(<Self as ::pants::Channel>::__PANTS_ON_WRITE),
         )
     })
 }

@@ -29,6 +29,11 @@ pub trait Channel: Sized + 'static {
     #[doc(hidden)]
     const __PANTS_INITIAL: u16 = 0;
 
+    /// Whether an `#[on_write]` handler exists: if not, the engine skips
+    /// the call after every drained write.
+    #[doc(hidden)]
+    const __PANTS_ON_WRITE: bool = false;
+
     #[doc(hidden)]
     fn __pants_rule(&self, state: u16) -> Rule;
 
@@ -75,6 +80,12 @@ pub trait Channel: Sized + 'static {
 pub trait App: Sized + 'static {
     #[doc(hidden)]
     fn __pants_event(&mut self, core: &mut Core<Self>, key: usize, event: Event<'_>) -> usize;
+
+    /// Whether this value's channel type handles `on_write`.
+    #[doc(hidden)]
+    fn __pants_on_write(&self) -> bool {
+        true
+    }
 }
 
 /// `A` can hold a `C` (an [`App`] enum variant, or `C` itself).

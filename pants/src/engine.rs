@@ -718,7 +718,14 @@ impl<A: App> Engine<A> {
                         io.flags |= flag::IN_CLOSING;
                         self.core.closing.push_back(key);
                     }
-                } else if had_queue && io.flags & flag::CONNECTED != 0 {
+                } else if had_queue
+                    && io.flags & flag::CONNECTED != 0
+                    && self
+                        .users
+                        .get(key)
+                        .and_then(Option::as_ref)
+                        .is_some_and(App::__pants_on_write)
+                {
                     self.call(key, Event::Write);
                 }
             }
