@@ -7,34 +7,9 @@
 //! listeners. [`run_threads`] starts the threads and stops them together;
 //! [`SharedPort`] gives every engine a listener on the same address.
 //!
-//! ```no_run
-//! use pants::prelude::*;
-//! use pants::SharedPort;
-//!
-//! #[derive(Default)]
-//! struct Echo;
-//!
-//! #[channel]
-//! impl Echo {
-//!     #[on_read]
-//!     fn data(&mut self, s: &mut Stream<Self>, data: &[u8]) {
-//!         s.write(data);
-//!     }
-//! }
-//!
-//! fn main() -> pants::Result<()> {
-//!     let port = SharedPort::new("127.0.0.1:4040");
-//!     // Two engines on two threads; Ctrl-C stops both.
-//!     pants::run_threads(2, |_index, engine: &mut Engine<Echo>| {
-//!         port.listen::<Echo, _>(engine)?;
-//!         Ok(())
-//!     })
-//! }
-//! ```
-//!
-//! Not guaranteed: an even spread. The kernel hashes each new connection's
-//! addresses and ports to pick a listener, so a handful of connections may
-//! land on one engine; a connection stays on the engine that accepted it.
+//! The kernel spreads new connections by hashing their addresses and ports,
+//! not evenly: a handful of connections may land on one engine, and a
+//! connection stays on the engine that accepted it.
 
 use std::net::SocketAddr;
 use std::panic::{self, AssertUnwindSafe};
@@ -62,6 +37,31 @@ use crate::stream::ServerId;
 /// are then not started) or from an engine's loop (the others are stopped).
 /// A panic in `setup` stops the other engines and is resumed on the calling
 /// thread. The engines' channels and timers are dropped with their threads.
+///
+/// ```no_run
+/// use pants::prelude::*;
+/// use pants::SharedPort;
+///
+/// #[derive(Default)]
+/// struct Echo;
+///
+/// #[channel]
+/// impl Echo {
+///     #[on_read]
+///     fn data(&mut self, s: &mut Stream<Self>, data: &[u8]) {
+///         s.write(data);
+///     }
+/// }
+///
+/// fn main() -> pants::Result<()> {
+///     let port = SharedPort::new("127.0.0.1:4040");
+///     // Two engines on two threads; Ctrl-C stops both.
+///     pants::run_threads(2, |_index, engine: &mut Engine<Echo>| {
+///         port.listen::<Echo, _>(engine)?;
+///         Ok(())
+///     })
+/// }
+/// ```
 pub fn run_threads<A, F>(threads: usize, setup: F) -> Result<()>
 where
     A: App,
@@ -113,6 +113,10 @@ where
 /// [`new`](Self::new) (port 0 picks a free port); later ones bind the
 /// address that the first one got, which [`local_addr`](Self::local_addr)
 /// tells.
+///
+/// The kernel picks a listener for each new connection by hashing its
+/// addresses and ports: the spread is even only on average, and a connection
+/// stays on the engine that accepted it.
 #[derive(Debug)]
 pub struct SharedPort {
     addr: String,
