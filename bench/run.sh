@@ -199,7 +199,7 @@ mem_one() {
 sys_one() {
     local s=$1 cell=$2 mode=$3 args=$4 port=9130 child line n counts=()
     have "$s" || return 0
-    command -v strace >/dev/null || { apt-get install -y -qq strace >/dev/null 2>&1 || { echo "no strace" >&2; return 0; }; }
+    command -v strace >/dev/null || { { apt-get update -qq && apt-get install -y -qq strace; } >/dev/null 2>&1 || { echo "no strace" >&2; return 0; }; }
     for n in "$SYSMSGS" $((2 * SYSMSGS)); do
         echo "-- $(date -u +%H:%M:%S) syscalls $s: $mode $args -n $n"
         start_server "strace -c -f -o $RAW/strace-$s-$cell-$n.txt $BIN/$s $port" "$SERVER_CPU" "$RAW/$s.log" || return 0
