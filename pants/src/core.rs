@@ -26,8 +26,10 @@ use crate::timer::TimerQueue;
 
 /// Bytes a stream may have queued for writing before it stops reading.
 pub(crate) const WRITE_HIGH_WATER: usize = 256 * 1024;
-/// Write buffers above this capacity are released once drained.
-const KEEP_CAPACITY: usize = 16 * 1024;
+/// Write buffers above this capacity are released once drained: one full
+/// read's worth (an echo of a 64 KiB read) is kept, so a busy stream does not
+/// free and reallocate its queue on every event.
+const KEEP_CAPACITY: usize = 64 * 1024;
 
 /// An engine-wide timer callback.
 pub(crate) type EngineFn<A> = Box<dyn FnMut(&mut Engine<A>)>;
@@ -208,16 +210,25 @@ impl<A> Core<A> {
 
     /// Queues bytes on a stream; false if it no longer accepts writes.
     pub(crate) fn write(&mut self, key: usize, data: &[u8]) -> bool {
+        self.write_parts(key, &[data])
+    }
+
+    /// Queues `parts` back to back: one lookup, one reservation.
+    pub(crate) fn write_parts(&mut self, key: usize, parts: &[&[u8]]) -> bool {
         let Some(io) = self.stream_mut(key) else {
             return false;
         };
         if io.flags & (flag::CLOSING | flag::CLOSED | flag::SHUT_WRITE | flag::WRITE_SHUT) != 0 {
             return false;
         }
-        if data.is_empty() {
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        if len == 0 {
             return true;
         }
-        io.wbuf.extend_from_slice(data);
+        io.wbuf.reserve(len);
+        for part in parts {
+            io.wbuf.extend_from_slice(part);
+        }
         if io.flags & flag::DIRTY == 0 {
             io.flags |= flag::DIRTY;
             self.dirty.push_back(key);

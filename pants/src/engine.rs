@@ -640,6 +640,16 @@ impl<A: App> Engine<A> {
                     if n < self.scratch.len() && !closed {
                         return;
                     }
+                    // A full read: more is waiting. Send this read's replies
+                    // before reading on, so the peer is not kept waiting for
+                    // a whole budget of reads (a pipelining client stalls).
+                    if self
+                        .core
+                        .stream(key)
+                        .is_some_and(|io| io.flags & flag::DIRTY != 0)
+                    {
+                        self.flush_stream(key);
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) => {

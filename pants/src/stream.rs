@@ -104,7 +104,7 @@ impl<'a, C: Channel> Stream<'a, C> {
 
     /// Queues several buffers as one write (a header and a body, say).
     pub fn write_all(&mut self, parts: &[&[u8]]) -> bool {
-        parts.iter().all(|part| self.core.write(self.key, part))
+        self.core.write_parts(self.key, parts)
     }
 
     /// Queues a typed frame in network order (big endian, or the order its
