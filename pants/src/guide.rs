@@ -131,3 +131,68 @@
 //!     engine.start()
 //! }
 //! ```
+//!
+//! # Binary protocols: typed frames, prefixes, announced lengths
+//!
+//! Pants' `Struct("!2H")` delimiter is a typed argument here, checked at
+//! compile time: `(a, b): (u16, u16)` reads four bytes in network order.
+//! A length-prefixed message is `prefix = u16`, and a body whose length a
+//! header announced is `bytes = self.length`, evaluated when the state is
+//! entered and refused (`on_overflow_error`) if it is over `max`.
+//!
+//! ```no_run
+//! use pants::prelude::*;
+//!
+//! /// `op: u8, key_len: u8, value_len: u16`, then the key and the value.
+//! #[derive(Packed, Clone, Copy, Default)]
+//! struct Header {
+//!     op: u8,
+//!     key_len: u8,
+//!     value_len: u16,
+//! }
+//!
+//! #[derive(Default)]
+//! struct Store {
+//!     header: Header,
+//!     key: Vec<u8>,
+//!     // Per connection, to keep the example short; share one store between
+//!     // connections with an `Rc<RefCell<...>>` given to each channel value.
+//!     map: std::collections::HashMap<Vec<u8>, Vec<u8>>,
+//! }
+//!
+//! #[channel]
+//! impl Store {
+//!     #[on_read(initial)]
+//!     fn header(&mut self, s: &mut Stream<Self>, header: Header) {
+//!         self.header = header;
+//!         s.switch(Self::KEY);
+//!     }
+//!
+//!     #[on_read(bytes = self.header.key_len)]
+//!     fn key(&mut self, s: &mut Stream<Self>, key: &[u8]) {
+//!         self.key = key.to_vec();
+//!         s.switch(Self::VALUE);
+//!     }
+//!
+//!     #[on_read(bytes = self.header.value_len, max = 65_535)]
+//!     fn value(&mut self, s: &mut Stream<Self>, value: &[u8]) {
+//!         let key = std::mem::take(&mut self.key);
+//!         if self.header.op == b'S' {
+//!             self.map.insert(key, value.to_vec());
+//!             s.write_packed(&(b'+', 0u16));
+//!         } else {
+//!             let found = self.map.get(&key).map_or(&[][..], Vec::as_slice);
+//!             // A reply is a typed status, then a u16-prefixed value.
+//!             s.write_packed(&b'=');
+//!             let _ = s.write_prefixed::<u16>(found);
+//!         }
+//!         s.switch(Self::HEADER);
+//!     }
+//! }
+//!
+//! fn main() -> pants::Result<()> {
+//!     let mut engine = Engine::new()?;
+//!     engine.listen::<Store>("127.0.0.1:4040")?;
+//!     engine.start()
+//! }
+//! ```
