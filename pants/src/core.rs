@@ -215,25 +215,13 @@ impl<A> Core<A> {
 
     /// Queues `parts` back to back: one lookup, one reservation.
     pub(crate) fn write_parts(&mut self, key: usize, parts: &[&[u8]]) -> bool {
-        let Some(io) = self.stream_mut(key) else {
-            return false;
-        };
-        if io.flags & (flag::CLOSING | flag::CLOSED | flag::SHUT_WRITE | flag::WRITE_SHUT) != 0 {
-            return false;
-        }
-        let len: usize = parts.iter().map(|p| p.len()).sum();
-        if len == 0 {
-            return true;
-        }
-        io.wbuf.reserve(len);
-        for part in parts {
-            io.wbuf.extend_from_slice(part);
-        }
-        if io.flags & flag::DIRTY == 0 {
-            io.flags |= flag::DIRTY;
-            self.dirty.push_back(key);
-        }
-        true
+        let len = parts.iter().map(|p| p.len()).sum();
+        self.enqueue(key, len, |queue| {
+            queue.reserve(len);
+            for part in parts {
+                queue.extend_from_slice(part);
+            }
+        })
     }
 
     /// Queues `len` bytes that `fill` writes in place (no temporary buffer).
@@ -243,16 +231,27 @@ impl<A> Core<A> {
         len: usize,
         fill: impl FnOnce(&mut [u8]),
     ) -> bool {
+        self.enqueue(key, len, |queue| {
+            let start = queue.len();
+            queue.resize(start + len, 0);
+            fill(&mut queue[start..]);
+        })
+    }
+
+    /// Appends `len` bytes to a stream's write queue with `append`, unless
+    /// the stream no longer takes writes; marks the stream dirty.
+    fn enqueue(&mut self, key: usize, len: usize, append: impl FnOnce(&mut Vec<u8>)) -> bool {
         let Some(io) = self.stream_mut(key) else {
             return false;
         };
         if io.flags & (flag::CLOSING | flag::CLOSED | flag::SHUT_WRITE | flag::WRITE_SHUT) != 0 {
             return false;
         }
-        let start = io.wbuf.len();
-        io.wbuf.resize(start + len, 0);
-        fill(&mut io.wbuf[start..]);
-        if len > 0 && io.flags & flag::DIRTY == 0 {
+        if len == 0 {
+            return true;
+        }
+        append(&mut io.wbuf);
+        if io.flags & flag::DIRTY == 0 {
             io.flags |= flag::DIRTY;
             self.dirty.push_back(key);
         }
