@@ -56,6 +56,13 @@ pub(crate) fn derive(input: TokenStream) -> TokenStream {
                         _ => ::core::option::Option::None,
                     }
                 }
+                #[allow(unreachable_patterns)]
+                fn into_member(self) -> ::core::result::Result<#ty, Self> {
+                    match self {
+                        Self::#vname(channel) => ::core::result::Result::Ok(channel),
+                        other => ::core::result::Result::Err(other),
+                    }
+                }
             }
         });
     }

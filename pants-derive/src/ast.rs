@@ -11,6 +11,15 @@ pub(crate) struct Channel {
     pub(crate) item: ItemImpl,
     pub(crate) app: Option<Path>,
     pub(crate) handlers: Vec<Handler>,
+    /// `idle_timeout = "30s"` and friends.
+    pub(crate) timeouts: Vec<TimeoutArg>,
+}
+
+/// One `*_timeout = "..."` argument of `#[channel]`.
+pub(crate) struct TimeoutArg {
+    /// `idle`, `read`, `write` or `connect`.
+    pub(crate) key: &'static str,
+    pub(crate) millis: u64,
 }
 
 /// One annotated method.
@@ -95,7 +104,7 @@ impl Channel {
         mut item: ItemImpl,
         errors: &mut Vec<syn::Error>,
     ) -> Self {
-        let app = parse_args(args, errors);
+        let (app, timeouts) = parse_args(args, errors);
         let mut handlers = Vec::new();
         for impl_item in &mut item.items {
             match impl_item {
@@ -111,28 +120,70 @@ impl Channel {
             item,
             app,
             handlers,
+            timeouts,
         }
     }
 }
 
-/// `#[channel]` or `#[channel(app = Path)]`.
-fn parse_args(args: TokenStream, errors: &mut Vec<syn::Error>) -> Option<Path> {
+const TIMEOUT_KEYS: [(&str, &str); 4] = [
+    ("idle_timeout", "idle"),
+    ("read_timeout", "read"),
+    ("write_timeout", "write"),
+    ("connect_timeout", "connect"),
+];
+
+/// `#[channel]`, `#[channel(app = Path)]`, `#[channel(idle_timeout = "30s", ...)]`.
+fn parse_args(
+    args: TokenStream,
+    errors: &mut Vec<syn::Error>,
+) -> (Option<Path>, Vec<TimeoutArg>) {
     let mut app = None;
+    let mut timeouts: Vec<TimeoutArg> = Vec::new();
     let parser = syn::meta::parser(|meta| {
         if meta.path.is_ident("app") {
             if app.is_some() {
                 return Err(meta.error("duplicate key `app`; give it once"));
             }
             app = Some(meta.value()?.parse::<Path>()?);
-            Ok(())
-        } else {
-            Err(meta.error("unknown key in #[channel]; the only key is `app = EnumName` (an enum with #[derive(App)])"))
+            return Ok(());
         }
+        let found = TIMEOUT_KEYS.iter().find(|(k, _)| meta.path.is_ident(k));
+        let Some(&(name, key)) = found else {
+            return Err(meta.error("unknown key in #[channel]; expected `app = EnumName` (an enum with #[derive(App)]), `idle_timeout`, `read_timeout`, `write_timeout` or `connect_timeout` (as in `idle_timeout = \"30s\"`)"));
+        };
+        if timeouts.iter().any(|t| t.key == key) {
+            return Err(meta.error(format!("duplicate key `{name}`; give it once")));
+        }
+        let lit: syn::LitStr = meta.value()?.parse()?;
+        match parse_duration(&lit.value()) {
+            Some(millis) => timeouts.push(TimeoutArg { key, millis }),
+            None => errors.push(syn::Error::new(
+                lit.span(),
+                format!("`{name}` takes a duration greater than zero with a unit: `\"500ms\"`, `\"30s\"`, `\"5m\"` or `\"1h\"`"),
+            )),
+        }
+        Ok(())
     });
     if let Err(e) = syn::parse::Parser::parse2(parser, args) {
         errors.push(e);
     }
-    app
+    (app, timeouts)
+}
+
+/// `"500ms"`, `"30s"`, `"5m"`, `"1h"` in milliseconds; `None` if malformed or zero.
+fn parse_duration(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number.parse().ok()?;
+    let scale = match unit.trim() {
+        "ms" => 1,
+        "s" => 1000,
+        "m" | "min" => 60_000,
+        "h" => 3_600_000,
+        _ => return None,
+    };
+    n.checked_mul(scale).filter(|&ms| ms > 0)
 }
 
 /// Removes the helper attributes from a method and describes its handlers.

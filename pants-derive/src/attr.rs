@@ -13,16 +13,24 @@ pub(crate) enum Kind {
     Close,
     ConnectError,
     OverflowError,
+    PauseWriting,
+    ResumeWriting,
+    Timeout,
+    Shutdown,
 }
 
 impl Kind {
-    pub(crate) const ALL: [(&'static str, Self); 6] = [
+    pub(crate) const ALL: [(&'static str, Self); 10] = [
         ("on_read", Self::Read),
         ("on_connect", Self::Connect),
         ("on_write", Self::Write),
         ("on_close", Self::Close),
         ("on_connect_error", Self::ConnectError),
         ("on_overflow_error", Self::OverflowError),
+        ("on_pause_writing", Self::PauseWriting),
+        ("on_resume_writing", Self::ResumeWriting),
+        ("on_timeout", Self::Timeout),
+        ("on_shutdown", Self::Shutdown),
     ];
 
     pub(crate) fn name(self) -> &'static str {

@@ -145,6 +145,14 @@ fn expand(channel: &Channel) -> TokenStream {
             "__pants_overflow",
             quote!(, error: &::pants::Error),
         ),
+        (Kind::PauseWriting, "__pants_pause_writing", quote!()),
+        (Kind::ResumeWriting, "__pants_resume_writing", quote!()),
+        (
+            Kind::Timeout,
+            "__pants_timeout",
+            quote!(, error: ::pants::Timeout),
+        ),
+        (Kind::Shutdown, "__pants_shutdown", quote!()),
     ];
     // One fn per handler, each under the handler's #[cfg]s: handlers under
     // #[cfg] may be alternatives (validation rejected unconditional twins).
@@ -180,6 +188,7 @@ fn expand(channel: &Channel) -> TokenStream {
     let app_ty = app_type(channel);
     let app_impl = app_impl(channel);
     let uses = helper_uses(channel);
+    let timeouts = timeouts_const(channel);
     quote! {
         #item
 
@@ -190,6 +199,7 @@ fn expand(channel: &Channel) -> TokenStream {
             type App = #app_ty;
             const __PANTS_INITIAL: ::core::primitive::u16 = #initial;
             const __PANTS_ON_WRITE: ::core::primitive::bool = #on_write;
+            #timeouts
 
             #[inline]
             fn __pants_rule(&self, state: ::core::primitive::u16) -> ::pants::__private::Rule {
@@ -226,6 +236,40 @@ fn expand(channel: &Channel) -> TokenStream {
         #app_impl
         #uses
     }
+}
+
+/// `const __PANTS_TIMEOUTS` from `#[channel(idle_timeout = "30s", ...)]`.
+fn timeouts_const(channel: &Channel) -> Option<TokenStream> {
+    if channel.timeouts.is_empty() {
+        return None;
+    }
+    let field = |name: &str| {
+        channel
+            .timeouts
+            .iter()
+            .find(|t| t.key == name)
+            .map_or_else(
+                || quote!(::core::option::Option::None),
+                |t| {
+                    let (secs, nanos) = (t.millis / 1000, (t.millis % 1000) as u32 * 1_000_000);
+                    quote!(::core::option::Option::Some(::core::time::Duration::new(#secs, #nanos)))
+                },
+            )
+    };
+    let (idle, read, write, connect) = (
+        field("idle"),
+        field("read"),
+        field("write"),
+        field("connect"),
+    );
+    Some(quote! {
+        const __PANTS_TIMEOUTS: ::pants::__private::Timeouts = ::pants::__private::Timeouts {
+            idle: #idle,
+            read: #read,
+            write: #write,
+            connect: #connect,
+        };
+    })
 }
 
 /// The `#[on_read]` handlers with their state indices (declaration order).

@@ -25,14 +25,25 @@ fn check_signature(handler: &Handler, errors: &mut Vec<syn::Error>) {
         Kind::Read => {
             "fn name(&mut self, s: &mut Stream<Self>, frame: &[u8])` (or a typed frame such as `(a, b): (u16, u16)`"
         }
-        Kind::Connect | Kind::Write | Kind::Close => "fn name(&mut self, s: &mut Stream<Self>)",
+        Kind::Connect
+        | Kind::Write
+        | Kind::Close
+        | Kind::PauseWriting
+        | Kind::ResumeWriting
+        | Kind::Shutdown => "fn name(&mut self, s: &mut Stream<Self>)",
         Kind::ConnectError | Kind::OverflowError => {
             "fn name(&mut self, s: &mut Stream<Self>, error: &pants::Error)"
         }
+        Kind::Timeout => "fn name(&mut self, s: &mut Stream<Self>, timeout: pants::Timeout)",
     };
     let want_args = match handler.kind {
-        Kind::Connect | Kind::Write | Kind::Close => 1,
-        Kind::Read | Kind::ConnectError | Kind::OverflowError => 2,
+        Kind::Connect
+        | Kind::Write
+        | Kind::Close
+        | Kind::PauseWriting
+        | Kind::ResumeWriting
+        | Kind::Shutdown => 1,
+        Kind::Read | Kind::ConnectError | Kind::OverflowError | Kind::Timeout => 2,
     };
     let sig = &handler.sig;
     // Spanned at the offending parameters; at the parentheses when some are missing.

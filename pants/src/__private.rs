@@ -5,17 +5,17 @@
 
 use regex::bytes::CaptureLocations;
 
-pub use crate::channel::{Payload, Rule};
+pub use crate::api::channel::{Event, Payload};
 pub use crate::core::Core;
-pub use crate::framing::{DEFAULT_MAX, Framing};
 pub use crate::packed::{Endian, Packed};
+pub use crate::proto::deadlines::Timeouts;
+pub use crate::proto::framing::{DEFAULT_MAX, Framing};
+pub use crate::proto::read::Rule;
 pub use regex::bytes::Regex;
 
-use crate::channel::Channel;
-use crate::core::flag;
-use crate::error::Error;
-use crate::framing::Frame;
-use crate::stream::Stream;
+use crate::api::channel::Channel;
+use crate::api::stream::Stream;
+use crate::proto::read::Step;
 
 /// What `bytes = expr` accepts: an unsigned integer byte count.
 #[diagnostic::on_unimplemented(
@@ -47,26 +47,6 @@ macro_rules! frame_len {
 
 frame_len!(u8, u16, u32, u64, u128, usize);
 
-/// What the engine asks a channel to handle.
-#[derive(Clone, Copy, Debug)]
-pub enum Event<'a> {
-    /// The stream is connected (accepted, or the connect completed).
-    Connect,
-    /// Input arrived: frame what can be framed, return how many bytes were used.
-    Read {
-        /// Buffered bytes followed by the newly read ones.
-        input: &'a [u8],
-        /// The peer shut its write side after these bytes.
-        eof: bool,
-    },
-    /// The write queue drained.
-    Write,
-    /// The stream closed (called exactly once).
-    Close,
-    /// Connecting failed.
-    ConnectError(&'a Error),
-}
-
 /// Runs one event on channel `C`: the body of every generated `App` impl.
 pub fn dispatch<C: Channel>(
     channel: &mut C,
@@ -81,49 +61,28 @@ pub fn dispatch<C: Channel>(
         Event::Write => channel.__pants_write(&mut s),
         Event::Close => channel.__pants_close(&mut s),
         Event::ConnectError(error) => channel.__pants_connect_error(&mut s, error),
+        Event::PauseWriting => channel.__pants_pause_writing(&mut s),
+        Event::ResumeWriting => channel.__pants_resume_writing(&mut s),
+        Event::Timeout(kind) => channel.__pants_timeout(&mut s, kind),
+        Event::Shutdown => channel.__pants_shutdown(&mut s),
     }
     0
 }
 
-/// The read state machine: hands out frames until the input runs dry, the
-/// handler closes the stream, or the buffer passes its cap.
+/// The read driver: feeds the read machine's steps to the handlers until
+/// the input runs dry or the stream stops delivering; returns the bytes
+/// used (the engine keeps the rest).
 ///
 /// The read state is re-read before every frame, so a `switch` inside a
 /// handler applies to the very next frame.
 fn read<C: Channel>(channel: &mut C, s: &mut Stream<'_, C>, input: &[u8], eof: bool) -> usize {
     let mut pos = 0;
+    let mut frames = 0u32;
     let mut locations: Option<(u16, CaptureLocations)> = None;
-    loop {
-        // One look at the stream per frame: this loop is the hot path.
-        let io = s.io();
-        let (flags, state, scan_from) = (io.flags, io.state, io.scan);
-        if flags & (flag::CLOSING | flag::CLOSED) != 0 {
-            break;
-        }
-        if flags & (flag::DISCARDING | flag::SKIPPING) != 0 {
-            pos += skip(channel, s, &input[pos..]);
-            if s.io().flags & (flag::DISCARDING | flag::SKIPPING) != 0 {
-                // Still skipping a rejected frame: everything here went.
-                return pos;
-            }
-            continue;
-        }
-        let rule = match enter(channel, s, state) {
-            Ok(rule) => rule,
-            Err(error) => {
-                channel.__pants_overflow(s, &error);
-                continue;
-            }
-        };
-        let rest = &input[pos..];
-        if let Some(len) = rule.framing.announced(rest)
-            && len > rule.max
-        {
-            reject(s, rule.framing.min_buffer(), len, rule.max);
-            channel.__pants_overflow(s, &too_large(len, rule.max));
-            continue;
-        }
-        let mut scan = scan_from as usize;
+    while s.is_reading() {
+        // One look at the stream per step: this loop is the hot path.
+        let state = s.io().read.state();
+        let rule = channel.__pants_rule(state);
         let locs = match rule.framing {
             Framing::Match(re) => {
                 if locations.as_ref().is_none_or(|(st, _)| *st != state) {
@@ -133,169 +92,48 @@ fn read<C: Channel>(channel: &mut C, s: &mut Stream<'_, C>, input: &[u8], eof: b
             }
             _ => None,
         };
-        let found = if rule.sized && matches!(rule.framing, Framing::Bytes(0)) {
-            empty_frame(s)
-        } else {
-            rule.framing.next_frame(rest, &mut scan, locs)
-        };
-        let Some(frame) = found else {
-            s.io_mut().scan = u32::try_from(scan).unwrap_or(0);
-            break;
-        };
-        if scan_from != 0 {
-            s.io_mut().scan = 0;
-        }
-        let captures = match rule.framing {
-            Framing::Match(re) => locations.as_ref().map(|(_, l)| (re, l)),
-            _ => None,
-        };
-        channel.__pants_frame(
-            s,
-            state,
-            Payload {
-                bytes: &rest[frame.data],
-                captures,
-            },
-        );
-        pos += frame.consumed;
-    }
-    if pos < input.len() && eof && s.is_reading() {
-        pos = finish_partial(channel, s, input, pos);
-    }
-    let left = input.len() - pos;
-    if left > 0 && s.is_reading() {
-        let rule = channel.__pants_rule(s.io().state);
-        if left > rule.limit() {
-            s.io_mut().scan = 0;
-            if matches!(rule.framing, Framing::Delimiter(_) | Framing::Search(_)) {
-                s.io_mut().flags |= flag::DISCARDING;
+        let rest = &input[pos..];
+        let len = || channel.__pants_len(state);
+        let step = s.io_mut().read.next(&rule, len, rest, eof, locs);
+        match step {
+            Step::Frame { data, consumed } => {
+                let captures = match rule.framing {
+                    Framing::Match(re) => locations.as_ref().map(|(_, l)| (re, l)),
+                    _ => None,
+                };
+                let bytes = &rest[data];
+                frames += 1;
+                channel.__pants_frame(s, state, Payload { bytes, captures });
+                pos += consumed;
             }
-            let error = Error::Overflow {
-                limit: rule.limit(),
-                buffered: left,
-            };
-            channel.__pants_overflow(s, &error);
-            return input.len();
+            Step::Skip(n) => pos += n,
+            Step::Reject { error, consumed } => {
+                log::debug!("stream {}: {error}", s.id());
+                pos += consumed;
+                channel.__pants_overflow(s, &error);
+            }
+            Step::Last => {
+                frames += 1;
+                let bytes = rest;
+                channel.__pants_frame(s, state, Payload { bytes, captures: None });
+                pos = input.len();
+                break;
+            }
+            Step::Drop => {
+                log::warn!(
+                    "stream {} ({}): peer closed with {} bytes of an incomplete frame; dropped",
+                    s.id(),
+                    s.remote_addr(),
+                    rest.len()
+                );
+                pos = input.len();
+                break;
+            }
+            Step::Wait => break,
         }
+    }
+    if frames > 0 {
+        s.framed();
     }
     pos
-}
-
-/// The rule of `state`, with a `bytes = expr` length evaluated once per
-/// entry into the state; a length over the cap is an error (and its bytes
-/// will be skipped if the overflow handler keeps the stream).
-fn enter<C: Channel>(channel: &C, s: &mut Stream<'_, C>, state: u16) -> Result<Rule, Error> {
-    let mut rule = channel.__pants_rule(state);
-    if !rule.sized {
-        return Ok(rule);
-    }
-    if s.io().flags & flag::SIZED == 0 {
-        let len = channel.__pants_len(state);
-        let limit = rule.max.min(u32::MAX as usize);
-        if len > limit {
-            reject(s, 0, len, limit);
-            return Err(too_large(len, limit));
-        }
-        let io = s.io_mut();
-        io.want = len as u32;
-        io.flags = (io.flags | flag::SIZED) & !flag::SPENT;
-    }
-    rule.framing = Framing::Bytes(s.io().want as usize);
-    Ok(rule)
-}
-
-/// A `bytes = expr` state of length 0 hands out one empty frame per entry.
-fn empty_frame<C: Channel>(s: &mut Stream<'_, C>) -> Option<Frame> {
-    let io = s.io_mut();
-    if io.flags & flag::SPENT != 0 {
-        return None;
-    }
-    io.flags |= flag::SPENT;
-    Some(Frame {
-        data: 0..0,
-        consumed: 0,
-    })
-}
-
-/// A frame of `header + len` bytes is too large: skip it on the wire.
-fn reject<C: Channel>(s: &mut Stream<'_, C>, header: usize, len: usize, limit: usize) {
-    log::debug!(
-        "stream {}: frame of {len} bytes over the limit of {limit}",
-        s.id()
-    );
-    let io = s.io_mut();
-    io.want = u32::try_from(header.saturating_add(len)).unwrap_or(u32::MAX);
-    io.flags = (io.flags | flag::SKIPPING) & !flag::SIZED;
-    io.scan = 0;
-}
-
-fn too_large(size: usize, limit: usize) -> Error {
-    Error::FrameTooLarge { size, limit }
-}
-
-/// Skips input after a rejected frame: `want` bytes of a too-large frame,
-/// or (after an overflow the handler survived) up to and including the next
-/// delimiter, so framing resumes at a frame boundary. Returns the bytes used.
-fn skip<C: Channel>(channel: &C, s: &mut Stream<'_, C>, input: &[u8]) -> usize {
-    let flags = s.io().flags;
-    if flags & flag::SKIPPING != 0 {
-        let io = s.io_mut();
-        let n = (io.want as usize).min(input.len());
-        io.want -= n as u32;
-        if io.want == 0 {
-            io.flags &= !flag::SKIPPING;
-        }
-        return n;
-    }
-    if flags & flag::DISCARDING == 0 {
-        return 0;
-    }
-    let rule = channel.__pants_rule(s.io().state);
-    let mut scan = 0;
-    match rule.framing {
-        Framing::Delimiter(_) | Framing::Search(_) => {
-            match rule.framing.next_frame(input, &mut scan, None) {
-                Some(frame) => {
-                    s.io_mut().flags &= !flag::DISCARDING;
-                    frame.consumed
-                }
-                None => input.len(),
-            }
-        }
-        _ => {
-            s.io_mut().flags &= !flag::DISCARDING;
-            0
-        }
-    }
-}
-
-/// The peer closed mid-frame: a delimited rule gets the fragment as a last
-/// frame; a fixed-size or anchored rule cannot, and the fragment is logged
-/// and dropped.
-fn finish_partial<C: Channel>(
-    channel: &mut C,
-    s: &mut Stream<'_, C>,
-    input: &[u8],
-    pos: usize,
-) -> usize {
-    let state = s.io().state;
-    let rule = channel.__pants_rule(state);
-    if rule.framing.delivers_partial_at_eof() {
-        channel.__pants_frame(
-            s,
-            state,
-            Payload {
-                bytes: &input[pos..],
-                captures: None,
-            },
-        );
-    } else {
-        log::warn!(
-            "stream {} ({}): peer closed with {} bytes of an incomplete frame; dropped",
-            s.id(),
-            s.remote_addr(),
-            input.len() - pos
-        );
-    }
-    input.len()
 }

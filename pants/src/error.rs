@@ -58,6 +58,8 @@ pub enum Error {
     InvalidDelay,
     /// The channel is closed (or was never there): nothing was done.
     Closed,
+    /// The engine was stopped before what was waited for happened.
+    Stopped,
 }
 
 impl fmt::Display for Error {
@@ -76,6 +78,7 @@ impl fmt::Display for Error {
             }
             Self::InvalidDelay => f.write_str("timer delay must be greater than zero"),
             Self::Closed => f.write_str("channel is closed"),
+            Self::Stopped => f.write_str("the engine was stopped"),
         }
     }
 }

@@ -50,27 +50,33 @@ extern crate self as pants;
 #[doc(hidden)]
 pub mod __private;
 mod addr;
-mod channel;
+mod api;
 mod core;
 mod engine;
 mod error;
-pub mod framing;
 pub mod guide;
 mod multi;
-mod net;
 pub mod packed;
-mod stream;
-pub mod timer;
+#[doc(hidden)]
+pub mod proto;
+mod sys;
 
 pub use crate::addr::IntoAddr;
-pub use crate::channel::{App, Channel, Match, Member, ReadState};
-pub use crate::engine::{Engine, Handle};
+pub use crate::api::channel::{App, Channel, Match, Member, ReadState};
+pub use crate::api::server::{ServerId, ServerRef, StreamId};
+pub use crate::api::stream::Stream;
+pub use crate::engine::{DEFAULT_SHUTDOWN_GRACE, Engine, Handle};
 pub use crate::error::{Error, Result};
 pub use crate::multi::{SharedPort, run_threads};
-pub use crate::net::ListenOptions;
 pub use crate::packed::{Endian, Packed, PrefixLen};
-pub use crate::stream::{ServerId, ServerRef, Stream, StreamId};
-pub use crate::timer::TimerId;
+pub use crate::proto::close::CloseReason;
+pub use crate::proto::deadlines::{Timeout, Timeouts};
+pub use crate::proto::timer::TimerId;
+pub use crate::proto::write_queue::{PastMax, WriteLimits};
+pub use crate::sys::clock::Clock;
+pub use crate::sys::net::ListenOptions;
+#[doc(hidden)]
+pub use crate::proto::{framing, timer};
 /// Derives [`App`] for an enum whose variants each hold one channel type, so
 /// one engine runs several protocols (a proxy's front and back) with static
 /// dispatch. Each channel type names the enum: `#[channel(app = Proxy)]`.
@@ -440,11 +446,108 @@ pub use pants_derive::on_read;
 /// # }
 /// ```
 pub use pants_derive::on_write;
+/// Marks the method called when the stream's write queue rises above its
+/// high watermark ([`WriteLimits`]): stop producing (pause the stream you
+/// copy from, stop reading a file) until `#[on_resume_writing]`. asyncio's
+/// `pause_writing`, Netty's `channelWritabilityChanged`.
+///
+/// A stream's own replies pause its reading without a handler; this is for
+/// producers the engine does not see: another stream, a timer, a thread.
+///
+/// ```
+/// use pants::prelude::*;
+///
+/// /// The back of a proxy pauses the front while it cannot keep up.
+/// struct Back {
+///     front: StreamId,
+/// }
+///
+/// #[channel]
+/// impl Back {
+///     #[on_read]
+///     fn data(&mut self, s: &mut Stream<Self>, data: &[u8]) {
+///         s.write_to(self.front, data);
+///     }
+///
+///     #[on_pause_writing]
+///     fn full(&mut self, s: &mut Stream<Self>) {
+///         s.set_reading_of(self.front, false);
+///     }
+///
+///     #[on_resume_writing]
+///     fn drained(&mut self, s: &mut Stream<Self>) {
+///         s.set_reading_of(self.front, true);
+///     }
+/// }
+/// # fn main() {}
+/// ```
+pub use pants_derive::on_pause_writing;
+/// Marks the method called when a stream that was above its high watermark
+/// has drained to its low watermark: produce again. See
+/// [`on_pause_writing`].
+pub use pants_derive::on_resume_writing;
+/// Marks the method called when one of the stream's timeouts expires,
+/// with which one. Declare timeouts on the channel
+/// (`#[channel(idle_timeout = "30s", read_timeout = "10s",
+/// write_timeout = "30s", connect_timeout = "5s")]`) or set them with
+/// [`Stream::set_timeout`]. Without this handler the stream closes with
+/// [`CloseReason::Timeout`]; with it the stream stays open unless the
+/// handler closes it, and the timeout starts over.
+///
+/// ```
+/// use pants::prelude::*;
+///
+/// #[derive(Default)]
+/// struct Line;
+///
+/// #[channel(idle_timeout = "30s")]
+/// impl Line {
+///     #[on_read(delimiter = "\n")]
+///     fn line(&mut self, s: &mut Stream<Self>, line: &[u8]) {
+///         s.write_all(&[line, b"\n"]);
+///     }
+///
+///     #[on_timeout]
+///     fn idle(&mut self, s: &mut Stream<Self>, timeout: pants::Timeout) {
+///         s.write(format!("{timeout}, bye\n").as_bytes());
+///         s.close();
+///     }
+/// }
+/// # fn main() {}
+/// ```
+pub use pants_derive::on_timeout;
+/// Marks the method called on every stream when the engine starts a
+/// graceful shutdown ([`Engine::shutdown`], or SIGINT/SIGTERM after
+/// [`Engine::stop_on_signals`]): it may still write (a goodbye), then the
+/// queue is sent, the write side shut, and the stream closed.
+///
+/// ```
+/// use pants::prelude::*;
+///
+/// #[derive(Default)]
+/// struct Chat;
+///
+/// #[channel]
+/// impl Chat {
+///     #[on_read(delimiter = "\r\n")]
+///     fn line(&mut self, s: &mut Stream<Self>, line: &[u8]) {
+///         s.broadcast(&[line, b"\r\n"].concat());
+///     }
+///
+///     #[on_shutdown]
+///     fn bye(&mut self, s: &mut Stream<Self>) {
+///         s.write(b"server going down\r\n");
+///     }
+/// }
+/// # fn main() {}
+/// ```
+pub use pants_derive::on_shutdown;
 
 /// Everything a protocol module needs: `use pants::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        App, Engine, Match, Packed, ReadState, Stream, StreamId, channel, on_close, on_connect,
-        on_connect_error, on_overflow_error, on_read, on_write,
+        App, CloseReason, Engine, Match, Packed, ReadState, Stream, StreamId, Timeout, channel,
+        on_close, on_connect, on_connect_error, on_overflow_error, on_pause_writing, on_read,
+        on_resume_writing, on_shutdown, on_timeout, on_write,
     };
 }

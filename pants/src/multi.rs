@@ -16,11 +16,11 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
 
-use crate::channel::{App, Channel, Member};
+use crate::api::channel::{App, Channel, Member};
 use crate::engine::{Engine, Handle};
 use crate::error::{Error, Result};
-use crate::net::ListenOptions;
-use crate::stream::ServerId;
+use crate::sys::net::ListenOptions;
+use crate::api::server::ServerId;
 
 /// Runs `threads` engines (at least one), one per thread, until SIGINT or
 /// SIGTERM, or until one of them fails.

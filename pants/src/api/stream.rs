@@ -1,4 +1,4 @@
-//! The handle a handler gets: [`Stream`], its owning [`ServerRef`], and ids.
+//! The handle a handler gets: [`Stream`].
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -6,37 +6,16 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use crate::addr::IntoAddr;
-use crate::channel::{Channel, Member, ReadState};
-use crate::core::{Core, NO_SERVER, Slot, StreamIo, TimerFn, Transport, flag};
+use crate::api::channel::{Channel, Member, ReadState};
+use crate::api::server::{ServerRef, StreamId};
+use crate::core::{Core, NO_SERVER, StreamIo, TimerFn};
 use crate::error::{Error, Result};
 use crate::packed::{Endian, Packed, PrefixLen};
-use crate::timer::{Kind, TimerId};
-
-/// Names a stream for as long as it lives; stale ids never reach a newer stream.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct StreamId {
-    pub(crate) key: u32,
-    pub(crate) generation: u32,
-}
-
-/// Names a listening server.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct ServerId {
-    pub(crate) key: u32,
-    pub(crate) generation: u32,
-}
-
-impl fmt::Display for StreamId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "#{}.{}", self.key, self.generation)
-    }
-}
-
-impl fmt::Display for ServerId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "server #{}.{}", self.key, self.generation)
-    }
-}
+use crate::proto::close::CloseReason;
+use crate::proto::deadlines::{Timeout, Timeouts};
+use crate::proto::lifecycle::Lifecycle;
+use crate::proto::timer::{Kind, TimerId};
+use crate::proto::write_queue::WriteLimits;
 
 /// A connected TCP stream, as seen from one of its handlers.
 ///
@@ -99,7 +78,7 @@ impl<'a, C: Channel> Stream<'a, C> {
     /// Returns false, and drops `data`, if the stream is closing or closed,
     /// or its write side is shut: check [`is_open`](Self::is_open) where it matters.
     pub fn write(&mut self, data: &[u8]) -> bool {
-        self.core.write(self.key, data)
+        self.core.write_parts(self.key, &[data])
     }
 
     /// Queues several buffers as one write (a header and a body, say).
@@ -173,10 +152,14 @@ impl<'a, C: Channel> Stream<'a, C> {
     }
 
     /// Tries to send the queue now instead of when the handler returns.
+    /// A write error closes the stream (its close reason says why).
     pub fn flush(&mut self) {
-        if let Err(e) = self.core.flush(self.key) {
-            log::debug!("stream {}: write failed: {e}", self.id());
-            self.core.close_now(self.key);
+        match self.core.flush(self.key) {
+            Ok(_) => self.core.mark_dirty(self.key),
+            Err(e) => {
+                log::debug!("stream {}: write failed: {e}", self.id());
+                self.core.close_now(self.key, CloseReason::from_io(e));
+            }
         }
     }
 
@@ -187,12 +170,28 @@ impl<'a, C: Channel> Stream<'a, C> {
 
     /// Closes the stream once the queued bytes are sent; no more frames are delivered.
     pub fn close(&mut self) {
-        self.core.close(self.key);
+        self.core.close(self.key, CloseReason::Local);
     }
 
     /// Closes the stream at once, discarding queued bytes.
     pub fn close_now(&mut self) {
-        self.core.close_now(self.key);
+        self.core.close_now(self.key, CloseReason::Local);
+    }
+
+    /// Closes the stream gracefully with `reason` (what the default
+    /// handlers use: a timeout, an overflow).
+    #[doc(hidden)]
+    pub fn close_because(&mut self, reason: CloseReason) {
+        self.core.close(self.key, reason);
+    }
+
+    /// Why the stream closed or is closing; `None` while it is open.
+    ///
+    /// In `#[on_close]` this is always set: the peer closed or reset it, the
+    /// application closed it, a timeout, an overflow, a slow consumer, a
+    /// shutdown, or a socket error (with its `io::Error`).
+    pub fn close_reason(&self) -> Option<&CloseReason> {
+        self.io().reason()
     }
 
     /// Half-close: shuts the write side once the queue is sent, and keeps reading.
@@ -207,26 +206,83 @@ impl<'a, C: Channel> Stream<'a, C> {
 
     /// The local address of the socket.
     pub fn local_addr(&self) -> Result<SocketAddr> {
-        match &self.io().sock {
-            Transport::Tcp(sock) => Ok(sock.local_addr()?),
-            Transport::None => Err(Error::Closed),
-        }
+        self.io().sock.local_addr().map_err(|_| Error::Closed)
     }
 
-    /// Whether writes are still accepted (not closing, closed or shut).
+    /// Whether the stream is open (not closing or closed).
     pub fn is_open(&self) -> bool {
-        self.io().flags & (flag::CLOSING | flag::CLOSED) == 0
+        self.io().life.is_open()
     }
 
     /// Whether the connection is established.
     pub fn is_connected(&self) -> bool {
-        self.io().flags & flag::CONNECTED != 0
+        self.io().life.has(Lifecycle::CONNECTED)
     }
 
     /// Whether the peer has shut its write side: the frame being handled is
     /// among the last ones.
     pub fn peer_closed(&self) -> bool {
-        self.io().flags & flag::PEER_EOF != 0
+        self.io().life.has(Lifecycle::PEER_EOF)
+    }
+
+    /// Whether the write queue is at or below its high watermark (see
+    /// [`WriteLimits`]); producers should wait for `#[on_resume_writing]`
+    /// when it is not.
+    pub fn is_writable(&self) -> bool {
+        !self.io().life.has(Lifecycle::UNWRITABLE)
+    }
+
+    /// This stream's write limits (the engine's unless set here).
+    pub fn write_limits(&self) -> WriteLimits {
+        self.core.limits_of(self.io())
+    }
+
+    /// Sets this stream's write limits (made consistent: `low <= high <= max`).
+    pub fn set_write_limits(&mut self, limits: WriteLimits) {
+        self.io_mut().extra().limits = Some(limits.normalized());
+    }
+
+    /// Stops reading this stream until [`resume_reading`](Self::resume_reading)
+    /// (Netty's `autoRead = false`): the peer's bytes wait in the kernel, and
+    /// TCP flow control slows the peer down.
+    pub fn pause_reading(&mut self) {
+        self.core.set_reading(self.key, false);
+    }
+
+    /// Reads this stream again after [`pause_reading`](Self::pause_reading);
+    /// bytes already waiting are framed on this loop turn.
+    pub fn resume_reading(&mut self) {
+        self.core.set_reading(self.key, true);
+    }
+
+    /// Pauses or resumes reading another stream of this engine (a proxy
+    /// pausing its front while its back is unwritable); false if it is gone.
+    pub fn set_reading_of(&mut self, id: StreamId, on: bool) -> bool {
+        let live = self.core.is_live(id.key as usize, id.generation);
+        if live {
+            self.core.set_reading(id.key as usize, on);
+        }
+        live
+    }
+
+    /// Sets or clears one of this stream's timeouts; its period starts now.
+    /// Declared defaults come from `#[channel(idle_timeout = "30s", ...)]`.
+    pub fn set_timeout(&mut self, kind: Timeout, value: Option<Duration>) {
+        self.core.set_timeout(self.key, kind, value);
+    }
+
+    /// This stream's timeouts.
+    pub fn timeouts(&self) -> Timeouts {
+        self.io()
+            .extra
+            .as_ref()
+            .and_then(|e| e.deadlines.as_ref())
+            .map_or(Timeouts::NONE, crate::proto::deadlines::Deadlines::timeouts)
+    }
+
+    /// Whether the engine is shutting down (`#[on_shutdown]` ran).
+    pub fn is_shutting_down(&self) -> bool {
+        self.core.shutdown.is_some()
     }
 
     /// Switches the read state; applies at once to bytes already buffered.
@@ -240,20 +296,14 @@ impl<'a, C: Channel> Stream<'a, C> {
     pub fn switch(&mut self, state: ReadState<C>) {
         let key = self.key;
         let io = self.io_mut();
-        let changed = io.state != state.index() || io.flags & flag::SIZED != 0;
-        io.flags &= !(flag::SIZED | flag::SPENT);
-        if io.state != state.index() {
-            io.state = state.index();
-            io.scan = 0;
-        }
-        if changed && !io.rbuf.is_empty() {
+        if io.read.switch(state.index()) && !io.rbuf.is_empty() {
             self.core.resume(key);
         }
     }
 
     /// The current read state's index (see [`ReadState::index`]).
     pub fn state(&self) -> u16 {
-        self.io().state
+        self.io().read.state()
     }
 
     /// The server that accepted this stream, if any.
@@ -274,13 +324,14 @@ impl<'a, C: Channel> Stream<'a, C> {
 
     /// Queues `data` on another stream of this engine.
     pub fn write_to(&mut self, id: StreamId, data: &[u8]) -> bool {
-        self.core.is_live(id.key as usize, id.generation) && self.core.write(id.key as usize, data)
+        self.core.is_live(id.key as usize, id.generation)
+            && self.core.write_parts(id.key as usize, &[data])
     }
 
     /// Closes another stream of this engine (gracefully).
     pub fn close_stream(&mut self, id: StreamId) {
         if self.core.is_live(id.key as usize, id.generation) {
-            self.core.close(id.key as usize);
+            self.core.close(id.key as usize, CloseReason::Local);
         }
     }
 
@@ -298,11 +349,16 @@ impl<'a, C: Channel> Stream<'a, C> {
         D: Channel<App = C::App>,
         C::App: Member<D>,
     {
-        let id = self.core.connect(&addr, D::__PANTS_INITIAL)?;
+        let (key, generation) = self
+            .core
+            .connect(&addr, (D::__PANTS_INITIAL, D::__PANTS_TIMEOUTS))?;
         self.core
             .born
-            .push((id.key as usize, <C::App as From<D>>::from(channel)));
-        Ok(id)
+            .push((key, <C::App as From<D>>::from(channel)));
+        Ok(StreamId {
+            key: key as u32,
+            generation,
+        })
     }
 
     /// Stops the engine after this loop turn.
@@ -386,7 +442,7 @@ impl<'a, C: Channel> Stream<'a, C> {
             generation,
             f: Box::new(call),
         };
-        self.core.timers.insert(kind, payload, Instant::now())
+        self.core.schedule(kind, payload)
     }
 
     pub(crate) fn io(&self) -> &StreamIo {
@@ -401,9 +457,17 @@ impl<'a, C: Channel> Stream<'a, C> {
             .expect("a Stream handle only exists for a live slot")
     }
 
+    /// The read driver handed out frames: the read timeout starts over.
+    pub(crate) fn framed(&mut self) {
+        let now = self.core.now;
+        if let Some(deadlines) = self.io_mut().deadlines() {
+            deadlines.frame(now);
+        }
+    }
+
     /// Whether frames may still be handed out.
     pub(crate) fn is_reading(&self) -> bool {
-        self.io().flags & (flag::CLOSING | flag::CLOSED) == 0
+        self.io().life.delivers()
     }
 }
 
@@ -417,93 +481,3 @@ impl<C: Channel> fmt::Debug for Stream<'_, C> {
     }
 }
 
-/// A listening server, reached from one of its streams (or the engine).
-pub struct ServerRef<'a, A> {
-    pub(crate) core: &'a mut Core<A>,
-    pub(crate) key: usize,
-}
-
-impl<A> ServerRef<'_, A> {
-    /// The server's id.
-    pub fn id(&self) -> ServerId {
-        let generation = self.core.server(self.key).map_or(0, |s| s.generation);
-        ServerId {
-            key: self.key as u32,
-            generation,
-        }
-    }
-
-    /// The address the server is bound to.
-    pub fn local_addr(&self) -> Option<SocketAddr> {
-        self.core.server(self.key).map(|s| s.local)
-    }
-
-    /// Number of live connections: those [`connections`](Self::connections)
-    /// yields (a stream that is closing no longer counts).
-    pub fn len(&self) -> usize {
-        self.connections().count()
-    }
-
-    /// Whether the server has no live connection.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The live connections (a closed one never shows up).
-    pub fn connections(&self) -> impl Iterator<Item = StreamId> + '_ {
-        let conns = self.core.server(self.key).map_or(&[][..], |s| &s.conns[..]);
-        conns.iter().filter_map(|&key| {
-            let io = self.core.stream(key as usize)?;
-            (io.flags & (flag::CLOSING | flag::CLOSED) == 0).then_some(StreamId {
-                key,
-                generation: io.generation,
-            })
-        })
-    }
-
-    /// Writes `data` to every live connection; returns how many took it.
-    pub fn broadcast(&mut self, data: &[u8]) -> usize {
-        let mut sent = 0;
-        let mut i = 0;
-        while let Some(&key) = self.core.server(self.key).and_then(|s| s.conns.get(i)) {
-            sent += usize::from(self.core.write(key as usize, data));
-            i += 1;
-        }
-        sent
-    }
-
-    /// Stops listening and closes every connection (queued bytes are sent first).
-    pub fn close(&mut self) {
-        self.core.close_server(self.key);
-    }
-}
-
-impl<A> fmt::Debug for ServerRef<'_, A> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ServerRef")
-            .field("id", &self.id())
-            .field("connections", &self.len())
-            .finish()
-    }
-}
-
-impl<A> Core<A> {
-    /// Stops a listener and closes its connections.
-    pub(crate) fn close_server(&mut self, key: usize) {
-        let Some(Slot::Server(srv)) = self.slots.get_mut(key) else {
-            return;
-        };
-        let Some(mut listener) = srv.listener.take() else {
-            return;
-        };
-        let _ = self.poll.registry().deregister(&mut listener);
-        let conns = std::mem::take(&mut srv.conns);
-        for conn in conns {
-            if let Some(io) = self.stream_mut(conn as usize) {
-                io.server = NO_SERVER;
-            }
-            self.close(conn as usize);
-        }
-        self.slots.remove(key);
-    }
-}

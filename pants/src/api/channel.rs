@@ -11,10 +11,12 @@ use std::marker::PhantomData;
 
 use regex::bytes::{CaptureLocations, Regex};
 
-use crate::__private::{Core, Event};
+use crate::api::stream::Stream;
+use crate::core::Core;
 use crate::error::Error;
-use crate::framing::Framing;
-use crate::stream::Stream;
+use crate::proto::close::CloseReason;
+use crate::proto::deadlines::{Timeout, Timeouts};
+use crate::proto::read::Rule;
 
 /// A protocol: the handler type that `#[channel]` annotates.
 ///
@@ -33,6 +35,10 @@ pub trait Channel: Sized + 'static {
     /// the call after every drained write.
     #[doc(hidden)]
     const __PANTS_ON_WRITE: bool = false;
+
+    /// The timeouts declared with `#[channel(idle_timeout = "30s", ...)]`.
+    #[doc(hidden)]
+    const __PANTS_TIMEOUTS: Timeouts = Timeouts::NONE;
 
     #[doc(hidden)]
     fn __pants_rule(&self, state: u16) -> Rule;
@@ -67,8 +73,52 @@ pub trait Channel: Sized + 'static {
             s.id(),
             s.remote_addr()
         );
-        s.close();
+        s.close_because(CloseReason::Overflow);
     }
+
+    #[doc(hidden)]
+    fn __pants_pause_writing(&mut self, _s: &mut Stream<'_, Self>) {}
+
+    #[doc(hidden)]
+    fn __pants_resume_writing(&mut self, _s: &mut Stream<'_, Self>) {}
+
+    #[doc(hidden)]
+    fn __pants_timeout(&mut self, s: &mut Stream<'_, Self>, timeout: Timeout) {
+        log::info!("stream {} ({}): {timeout}; closing it", s.id(), s.remote_addr());
+        s.close_because(CloseReason::Timeout(timeout));
+    }
+
+    #[doc(hidden)]
+    fn __pants_shutdown(&mut self, _s: &mut Stream<'_, Self>) {}
+}
+
+/// What the engine asks a channel to handle.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug)]
+pub enum Event<'a> {
+    /// The stream is connected (accepted, or the connect completed).
+    Connect,
+    /// Input arrived: frame what can be framed, return how many bytes were used.
+    Read {
+        /// Buffered bytes followed by the newly read ones.
+        input: &'a [u8],
+        /// The peer shut its write side after these bytes.
+        eof: bool,
+    },
+    /// The write queue drained.
+    Write,
+    /// The stream closed (called exactly once).
+    Close,
+    /// Connecting failed.
+    ConnectError(&'a Error),
+    /// The write queue rose above its high watermark.
+    PauseWriting,
+    /// The write queue fell to its low watermark.
+    ResumeWriting,
+    /// A timeout expired.
+    Timeout(Timeout),
+    /// The engine is shutting down.
+    Shutdown,
 }
 
 /// The engine's channel type: one channel type, or an enum of several.
@@ -92,11 +142,18 @@ pub trait App: Sized + 'static {
 pub trait Member<C>: From<C> {
     /// The `C` inside, if this value holds one.
     fn member_mut(&mut self) -> Option<&mut C>;
+
+    /// The `C` inside, by value, or the value back if it holds another type.
+    fn into_member(self) -> Result<C, Self>;
 }
 
 impl<C> Member<C> for C {
     fn member_mut(&mut self) -> Option<&mut C> {
         Some(self)
+    }
+
+    fn into_member(self) -> Result<C, Self> {
+        Ok(self)
     }
 }
 
@@ -145,28 +202,6 @@ impl<C> Eq for ReadState<C> {}
 impl<C> fmt::Debug for ReadState<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "ReadState({})", self.index)
-    }
-}
-
-/// How one read state frames its input, and how much it may buffer.
-#[doc(hidden)]
-#[derive(Clone, Copy, Debug)]
-pub struct Rule {
-    pub framing: Framing<'static>,
-    pub max: usize,
-    /// `bytes = expr`: the length comes from [`Channel::__pants_len`] on
-    /// entering the state (`framing` is then a placeholder).
-    pub sized: bool,
-}
-
-impl Rule {
-    /// The effective cap: never below what one frame needs.
-    pub fn limit(&self) -> usize {
-        match self.framing {
-            // `max` caps the payload; the header comes on top.
-            Framing::Prefix(width) => self.max.saturating_add(width),
-            _ => self.max.max(self.framing.min_buffer()),
-        }
     }
 }
 

@@ -1,0 +1,6 @@
+//! What handlers see: the channel traits, the [`Stream`](stream::Stream)
+//! handle, [`ServerRef`](server::ServerRef) and ids.
+
+pub(crate) mod channel;
+pub(crate) mod server;
+pub(crate) mod stream;

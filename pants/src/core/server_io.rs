@@ -1,0 +1,84 @@
+//! A listening server's state in the core: its listener and live list.
+
+use std::net::SocketAddr;
+
+use crate::core::{AcceptFn, Core, Slot};
+use crate::proto::close::CloseReason;
+use crate::proto::deadlines::Timeouts;
+use crate::sys::listener::Listener;
+
+/// `StreamIo::server` of a stream no server owns (a client stream).
+pub(crate) const NO_SERVER: u32 = u32::MAX;
+
+pub(crate) struct ServerIo<A> {
+    pub(crate) listener: Option<Listener>,
+    pub(crate) generation: u32,
+    pub(crate) local: SocketAddr,
+    /// Live connections (keys); each stream knows its index here.
+    pub(crate) conns: Vec<u32>,
+    pub(crate) make: AcceptFn<A>,
+    /// The accepted channel type's first read state and timeouts.
+    pub(crate) initial: (u16, Timeouts),
+    /// Accepting is paused (EMFILE backoff).
+    pub(crate) paused: bool,
+    /// In an episode of descriptor exhaustion (logged once, and once when it ends).
+    pub(crate) exhausted: bool,
+}
+
+impl<A> Core<A> {
+    /// Stops a listener and closes its connections (gracefully).
+    pub(crate) fn close_server(&mut self, key: usize, reason: &CloseReason) {
+        let Some(srv) = self.server_mut(key) else {
+            return;
+        };
+        let Some(mut listener) = srv.listener.take() else {
+            return;
+        };
+        let conns = std::mem::take(&mut srv.conns);
+        listener.deregister(self.poll.registry());
+        for conn in conns {
+            if let Some(io) = self.stream_mut(conn as usize) {
+                io.server = NO_SERVER;
+            }
+            self.close(conn as usize, reason.clone());
+        }
+        self.slots.remove(key);
+    }
+
+    /// Stops a listener, leaving its connections open (graceful shutdown
+    /// winds them down itself).
+    pub(crate) fn stop_listening(&mut self, key: usize) {
+        let Some(srv) = self.server_mut(key) else {
+            return;
+        };
+        let Some(mut listener) = srv.listener.take() else {
+            return;
+        };
+        let conns = std::mem::take(&mut srv.conns);
+        listener.deregister(self.poll.registry());
+        for conn in conns {
+            if let Some(io) = self.stream_mut(conn as usize) {
+                io.server = NO_SERVER;
+            }
+        }
+        self.slots.remove(key);
+    }
+
+    /// Drops `(server, pos)` from a server's live list.
+    pub(crate) fn unlink(&mut self, server: u32, pos: u32) {
+        if server == NO_SERVER {
+            return;
+        }
+        let pos = pos as usize;
+        let moved = match self.slots.get_mut(server as usize) {
+            Some(Slot::Server(srv)) if pos < srv.conns.len() => {
+                srv.conns.swap_remove(pos);
+                srv.conns.get(pos).copied()
+            }
+            _ => None,
+        };
+        if let Some(moved) = moved.and_then(|k| self.stream_mut(k as usize)) {
+            moved.server_pos = pos as u32;
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! Calling into user code, and settling what it asked for.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use crate::api::channel::{App, Event};
+use crate::engine::Engine;
+use crate::proto::close::CloseReason;
+use crate::proto::lifecycle::Lifecycle;
+
+impl<A: App> Engine<A> {
+    /// Calls into the channel at `key`; a panic closes that channel (its
+    /// queued replies are still sent).
+    pub(super) fn call(&mut self, key: usize, event: Event<'_>) {
+        let Some(app) = self.users.get_mut(key).and_then(Option::as_mut) else {
+            return;
+        };
+        let core = &mut self.core;
+        let closing = matches!(event, Event::Close);
+        if catch_unwind(AssertUnwindSafe(|| app.__pants_event(core, key, event))).is_err() {
+            log::error!("a handler of stream #{key} panicked; closing the stream");
+            if !closing {
+                self.core.close(key, CloseReason::Panic);
+            }
+        }
+    }
+
+    /// Applies what handlers asked for: new channels, flushes, closes.
+    pub(super) fn settle(&mut self) {
+        loop {
+            for (key, app) in std::mem::take(&mut self.core.born) {
+                if self.users.len() <= key {
+                    self.users.resize_with(key + 1, || None);
+                }
+                self.users[key] = Some(app);
+            }
+            if let Some(key) = self.core.dirty.pop_front() {
+                let dirty = self
+                    .core
+                    .stream(key)
+                    .is_some_and(|io| io.life.has(Lifecycle::DIRTY));
+                if dirty {
+                    self.flush_stream(key);
+                }
+                continue;
+            }
+            if let Some(key) = self.core.closing.pop_front() {
+                self.finish_close(key);
+                continue;
+            }
+            break;
+        }
+    }
+
+    /// Closes a stream whose queue is empty (or discarded): `on_close`, then
+    /// the socket goes. A stream still sending waits for its writable edge.
+    fn finish_close(&mut self, key: usize) {
+        let Some(io) = self.core.stream_mut(key) else {
+            return;
+        };
+        if !io.life.has(Lifecycle::CLOSING) || io.life.has(Lifecycle::CLOSED) {
+            return;
+        }
+        io.life.clear(Lifecycle::IN_CLOSING);
+        if !io.wq.is_empty() && io.life.has(Lifecycle::CONNECTED) {
+            match self.core.flush(key) {
+                Ok(false) => return,
+                Ok(true) => {}
+                Err(e) => log::debug!("stream #{key}: write failed while closing: {e}"),
+            }
+        }
+        let Some(io) = self.core.stream_mut(key) else {
+            return;
+        };
+        io.life.set(Lifecycle::CLOSED);
+        if io.reason().is_none() {
+            io.set_reason(CloseReason::Local);
+        }
+        let (server, pos, keep) = (io.server, io.server_pos, io.life.has(Lifecycle::KEEP));
+        let generation = io.generation;
+        // Leave the live list (broadcasts from on_close skip this stream) but
+        // keep the server link, so on_close can still reach the others.
+        io.server_pos = u32::MAX;
+        self.core.unlink(server, pos);
+        self.call(key, Event::Close);
+        self.core.remove_stream(key);
+        if let Some(app) = self.users.get_mut(key).and_then(Option::take) {
+            if keep {
+                self.kept.push((key, generation, app));
+            } else if catch_unwind(AssertUnwindSafe(|| drop(app))).is_err() {
+                log::error!("dropping the channel value of stream #{key} panicked");
+            }
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! Socket setup: listeners (socket2 options) and non-blocking connects.
+
+use std::io;
+use std::net::SocketAddr;
+
+use mio::net::{TcpListener, TcpStream};
+use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::addr::IntoAddr;
+use crate::error::{Error, Result};
+use crate::sys::listener::Listener;
+use crate::sys::transport::Transport;
+
+/// How a server listens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ListenOptions {
+    /// The accept backlog (default 1024).
+    pub backlog: i32,
+    /// Set `SO_REUSEPORT`, so several engines (one per core) can share the
+    /// port and the kernel spreads connections among them (default false).
+    pub reuse_port: bool,
+}
+
+impl Default for ListenOptions {
+    fn default() -> Self {
+        Self {
+            backlog: 1024,
+            reuse_port: false,
+        }
+    }
+}
+
+/// Binds a non-blocking listener: `SO_REUSEADDR`, dual-stack on `[::]`.
+pub(crate) fn bind_listener(addr: SocketAddr, options: ListenOptions) -> io::Result<TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    if options.reuse_port {
+        socket.set_reuse_port(true)?;
+    }
+    if addr.is_ipv6() {
+        socket.set_only_v6(false)?;
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(options.backlog)?;
+    Ok(TcpListener::from_std(socket.into()))
+}
+
+/// Listens on the first address that binds; the error names the first failure.
+pub(crate) fn listen_any(
+    addr: &impl IntoAddr,
+    options: ListenOptions,
+) -> Result<(Listener, SocketAddr)> {
+    let addrs = addr.resolve(true).map_err(|e| match e {
+        Error::Connect { addr, source } => Error::Address {
+            input: addr,
+            reason: source.to_string(),
+        },
+        other => other,
+    })?;
+    let mut first = None;
+    for candidate in addrs {
+        match bind_listener(candidate, options) {
+            Ok(listener) => {
+                let local = listener.local_addr()?;
+                return Ok((Listener::Tcp(listener), local));
+            }
+            Err(source) => {
+                first.get_or_insert(Error::Listen {
+                    addr: candidate,
+                    source,
+                });
+            }
+        }
+    }
+    Err(first.unwrap_or_else(|| Error::Address {
+        input: addr.describe(),
+        reason: "no address".into(),
+    }))
+}
+
+/// Starts a connect to the first address that accepts the attempt.
+pub(crate) fn start_connect(
+    rest: &mut Vec<SocketAddr>,
+) -> std::result::Result<(Transport, SocketAddr), io::Error> {
+    let mut last = io::Error::new(io::ErrorKind::AddrNotAvailable, "no address to connect to");
+    while !rest.is_empty() {
+        let addr = rest.remove(0);
+        match TcpStream::connect(addr) {
+            Ok(sock) => {
+                let _ = sock.set_nodelay(true);
+                return Ok((Transport::Tcp(sock), addr));
+            }
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
