@@ -149,7 +149,12 @@ fn parse_args(
         }
         let found = TIMEOUT_KEYS.iter().find(|(k, _)| meta.path.is_ident(k));
         let Some(&(name, key)) = found else {
-            return Err(meta.error("unknown key in #[channel]; expected `app = EnumName` (an enum with #[derive(App)]), `idle_timeout`, `read_timeout`, `write_timeout` or `connect_timeout` (as in `idle_timeout = \"30s\"`)"));
+            let given = meta.path.get_ident().map(ToString::to_string).unwrap_or_default();
+            let known = ["app", "idle_timeout", "read_timeout", "write_timeout", "connect_timeout"];
+            let hint = attr::closest(&given, &known)
+                .map(|k| format!("did you mean `{k}`? "))
+                .unwrap_or_default();
+            return Err(meta.error(format!("unknown key in #[channel]; {hint}expected `app = EnumName` (an enum with #[derive(App)]), `idle_timeout`, `read_timeout`, `write_timeout` or `connect_timeout` (as in `idle_timeout = \"30s\"`)")));
         };
         if timeouts.iter().any(|t| t.key == key) {
             return Err(meta.error(format!("duplicate key `{name}`; give it once")));
