@@ -2,13 +2,60 @@
 //! and what the server sends to stdout. At the end of stdin it half-closes
 //! (the server sees EOF) and keeps printing until the server closes; then it
 //! exits 0. A connection that fails prints an error and exits 1.
+//!
+//! Memory stays bounded however fast stdin is: a thread reads stdin and
+//! hands chunks to the engine, at most a few at a time, and waits while the
+//! connection is unwritable (`#[on_pause_writing]` until
+//! `#[on_resume_writing]`). The client never stops reading the server, so
+//! two programs that both write faster than the other reads cannot wait on
+//! each other.
 
 use std::io::{Read, Write};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
 use pants::prelude::*;
 
+/// Chunks handed to the engine and not yet queued, at most.
+const IN_FLIGHT: usize = 4;
+const CHUNK: usize = 64 * 1024;
+
+/// When the stdin thread may hand the engine another chunk.
+#[derive(Default)]
+struct Gate {
+    state: Mutex<GateState>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct GateState {
+    paused: bool,
+    closed: bool,
+    in_flight: usize,
+}
+
+impl Gate {
+    fn update(&self, f: impl FnOnce(&mut GateState)) {
+        f(&mut self.state.lock().unwrap_or_else(PoisonError::into_inner));
+        self.changed.notify_all();
+    }
+
+    /// Waits for room; false once the connection is gone.
+    fn acquire(&self) -> bool {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        while !state.closed && (state.paused || state.in_flight >= IN_FLIGHT) {
+            state = self
+                .changed
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        state.in_flight += 1;
+        !state.closed
+    }
+}
+
 struct Client {
     failed: bool,
+    gate: Arc<Gate>,
 }
 
 #[channel]
@@ -21,6 +68,16 @@ impl Client {
         }
     }
 
+    #[on_pause_writing]
+    fn full(&mut self, _s: &mut Stream<Self>) {
+        self.gate.update(|g| g.paused = true);
+    }
+
+    #[on_resume_writing]
+    fn drained(&mut self, _s: &mut Stream<Self>) {
+        self.gate.update(|g| g.paused = false);
+    }
+
     #[on_connect_error]
     fn refused(&mut self, _s: &mut Stream<Self>, error: &pants::Error) {
         eprintln!("error: {error}");
@@ -29,11 +86,34 @@ impl Client {
 
     #[on_close]
     fn closed(&mut self, s: &mut Stream<Self>) {
-        if self.failed {
-            std::process::exit(1);
+        if let Some(reason) = s.close_reason().filter(|r| !r.is_orderly()) {
+            log::warn!("connection closed: {reason}");
         }
-        s.stop_engine();
+        self.gate.update(|g| g.closed = true);
     }
+}
+
+/// Copies stdin to the stream `id`, a bounded number of chunks at a time.
+fn feed_stdin(handle: &pants::Handle<Client>, id: StreamId, gate: &Arc<Gate>) {
+    let mut stdin = std::io::stdin().lock();
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        if !gate.acquire() {
+            return;
+        }
+        match stdin.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                let chunk = buf[..n].to_vec();
+                let gate = Arc::clone(gate);
+                handle.call(move |engine| {
+                    engine.write(id, &chunk);
+                    gate.update(|g| g.in_flight -= 1);
+                });
+            }
+        }
+    }
+    handle.call(move |engine| engine.shutdown_write(id));
 }
 
 fn main() {
@@ -41,28 +121,23 @@ fn main() {
     let Some(addr) = std::env::args().nth(1) else {
         pants_examples::fail("usage: client HOST:PORT");
     };
+    let gate = Arc::new(Gate::default());
     let mut engine = Engine::new().unwrap_or_else(|e| pants_examples::fail(e));
+    let client = Client {
+        failed: false,
+        gate: Arc::clone(&gate),
+    };
     let id = engine
-        .connect(addr.as_str(), Client { failed: false })
+        .connect(addr.as_str(), client)
         .unwrap_or_else(|e| pants_examples::fail(e));
     let handle = engine.handle();
-    std::thread::spawn(move || {
-        let mut stdin = std::io::stdin().lock();
-        let mut buf = vec![0u8; 16 * 1024];
-        loop {
-            match stdin.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    let chunk = buf[..n].to_vec();
-                    handle.call(move |engine| {
-                        engine.write(id, &chunk);
-                    });
-                }
-            }
-        }
-        handle.call(move |engine| engine.shutdown_write(id));
-    });
-    if let Err(e) = engine.stop_on_signals().and_then(|()| engine.start()) {
+    std::thread::spawn(move || feed_stdin(&handle, id, &gate));
+    if let Err(e) = engine.stop_on_signals() {
         pants_examples::fail(e);
+    }
+    match engine.run_until_closed::<Client>(id) {
+        Ok(client) if client.failed => std::process::exit(1),
+        Ok(_) => {}
+        Err(e) => pants_examples::fail(e),
     }
 }

@@ -10,13 +10,20 @@
 //! - `regressions`: bugs seen in Pants and event loops like it.
 //! - `conformance`: the original Pants suite, ported (Python 3 clients).
 //! - `typed`: typed frames, length prefixes and `bytes = expr` lengths.
+//! - `flow`: write watermarks, pausing reads, slow consumers, two pants
+//!   programs streaming at each other, `max` as a frame-length limit.
+//! - `shutdown`: graceful shutdown, close reasons, panics, `run_until_closed`.
+//! - `timeouts`: idle, read, write and connect timeouts on a manual clock.
 
 mod conformance;
 mod echo;
 mod examples;
+mod flow;
 mod framing;
 mod lifecycle;
 mod regressions;
+mod shutdown;
+mod timeouts;
 mod timers;
 mod typed;
 mod util;
