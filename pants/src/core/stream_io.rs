@@ -320,14 +320,10 @@ impl<A> Core<A> {
         };
         let connecting = io.life.has(Lifecycle::CONNECTING);
         let extra = io.extra();
-        match &mut extra.deadlines {
-            Some(d) => d.set(kind, value, now),
-            None => {
-                let mut d = Deadlines::new(Timeouts::NONE, now, connecting);
-                d.set(kind, value, now);
-                extra.deadlines = Some(d);
-            }
-        }
+        extra
+            .deadlines
+            .get_or_insert_with(|| Deadlines::new(Timeouts::NONE, now, connecting))
+            .set(kind, value, now);
         self.arm_deadline(key);
     }
 

@@ -194,15 +194,12 @@ impl ReadMachine {
             return too_large(announced, rule.max, 0);
         }
         let mut scan = self.scan as usize;
-        match framing.next_frame(input, &mut scan, locs) {
-            Some(frame) => {
-                self.scan = 0;
-                self.frame(rule, framing, frame.data, frame.consumed)
-            }
-            None => {
-                self.scan = u32::try_from(scan).unwrap_or(0);
-                self.no_frame(rule, framing, input, eof)
-            }
+        if let Some(frame) = framing.next_frame(input, &mut scan, locs) {
+            self.scan = 0;
+            self.frame(rule, framing, frame.data, frame.consumed)
+        } else {
+            self.scan = u32::try_from(scan).unwrap_or(0);
+            self.no_frame(rule, framing, input, eof)
         }
     }
 

@@ -58,6 +58,7 @@ impl WriteLimits {
     };
 
     /// The limits made consistent: `low <= high <= max`.
+    #[must_use]
     pub fn normalized(self) -> Self {
         let max = self.max.max(1);
         let high = self.high.min(max);
