@@ -179,3 +179,20 @@ impl<A> std::fmt::Debug for Core<A> {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// Idle connections are most of a busy server's memory: keep the
+    /// per-stream state from creeping up (rare data belongs in `Extra`).
+    #[test]
+    fn stream_state_stays_small() {
+        // mio adds a selector id to each socket in debug builds.
+        let limit = if cfg!(debug_assertions) { 144 } else { 136 };
+        let size = std::mem::size_of::<super::Slot<()>>();
+        let stream = std::mem::size_of::<super::StreamIo>();
+        assert!(
+            size <= limit,
+            "a slot is {size} bytes (a stream's state {stream})"
+        );
+    }
+}

@@ -17,8 +17,11 @@ pub(crate) struct ServerIo<A> {
     /// Live connections (keys); each stream knows its index here.
     pub(crate) conns: Vec<u32>,
     pub(crate) make: AcceptFn<A>,
-    /// The accepted channel type's first read state and timeouts.
-    pub(crate) initial: (u16, Timeouts),
+    /// The accepted channel type's first read state.
+    pub(crate) initial: u16,
+    /// The accepted channel type's declared timeouts (a function, not the
+    /// value: it keeps this slot, and so every stream slot, small).
+    pub(crate) timeouts: fn() -> Timeouts,
     /// Accepting is paused (EMFILE backoff).
     pub(crate) paused: bool,
     /// In an episode of descriptor exhaustion (logged once, and once when it ends).

@@ -61,7 +61,7 @@ impl<A: App> Engine<A> {
                 srv.exhausted = false;
                 log::warn!("accept on {}: accepting connections again", srv.local);
             }
-            let initial = srv.initial;
+            let initial = (srv.initial, (srv.timeouts)());
             let made = catch_unwind(AssertUnwindSafe(|| (srv.make)(peer)));
             let Ok(Some(app)) = made else {
                 if made.is_err() {

@@ -187,7 +187,8 @@ impl<A: App> Engine<A> {
             local,
             conns: Vec::new(),
             make: Box::new(move |peer| accept(peer).map(<A as From<C>>::from)),
-            initial: (C::__PANTS_INITIAL, C::__PANTS_TIMEOUTS),
+            initial: C::__PANTS_INITIAL,
+            timeouts: || C::__PANTS_TIMEOUTS,
             paused: false,
             exhausted: false,
         }));
