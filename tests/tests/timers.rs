@@ -3,7 +3,6 @@
 
 use std::cell::Cell;
 use std::rc::Rc;
-use std::thread;
 use std::time::{Duration, Instant};
 
 use pants::TimerId;
@@ -103,96 +102,99 @@ fn every_turn_can_cancel_itself() {
     assert!(!e.cancel(id));
 }
 
+/// An engine on a manual clock: time moves only when the test says.
+fn manual() -> (Engine<Idle>, pants::Clock) {
+    let clock = pants::Clock::manual();
+    let e = Engine::with_clock(clock.clone()).expect("Engine::with_clock");
+    (e, clock)
+}
+
 #[test]
-fn defer_never_fires_before_its_delay() {
-    let mut e = engine();
+fn defer_fires_at_its_delay_not_a_tick_before() {
+    let (mut e, clock) = manual();
     let delay = Duration::from_millis(50);
-    let fired: Rc<Cell<Option<Instant>>> = Rc::default();
-    let scheduled = Instant::now();
-    e.defer(delay, {
-        let fired = fired.clone();
-        move |_| fired.set(Some(Instant::now()))
-    })
-    .unwrap();
-    let mut turns = 0;
-    while fired.get().is_none() {
-        assert!(scheduled.elapsed() < util::TIMEOUT, "defer never fired");
-        // Short turns: many chances to fire early.
-        e.poll(Some(Duration::from_millis(3))).unwrap();
-        turns += 1;
+    let (fired, f) = counter();
+    e.defer(delay, move |_| f.set(f.get() + 1)).unwrap();
+    for _ in 0..49 {
+        clock.advance(Duration::from_millis(1));
+        turn(&mut e);
+        assert_eq!(fired.get(), 0, "fired before its delay");
     }
-    let after = fired.get().unwrap() - scheduled;
-    assert!(after >= delay, "fired after {after:?}, delay {delay:?}");
-    assert!(
-        after < delay + Duration::from_secs(2),
-        "fired late: {after:?}"
-    );
-    assert!(turns > 1, "the loop did turn before the deadline");
+    clock.advance(Duration::from_micros(999));
+    turn(&mut e);
+    assert_eq!(fired.get(), 0, "fired 1 µs early");
+    clock.advance(Duration::from_micros(1));
+    turn(&mut e);
+    assert_eq!(fired.get(), 1, "due at exactly the delay");
+    clock.advance(Duration::from_secs(10));
+    turn(&mut e);
+    assert_eq!(fired.get(), 1, "a defer runs once");
 }
 
 #[test]
 fn defer_counts_from_scheduling_not_from_the_start_of_the_turn() {
-    let mut e = engine();
+    let (mut e, clock) = manual();
     let delay = Duration::from_millis(40);
-    let times: Rc<Cell<Option<(Instant, Instant)>>> = Rc::default();
-    let fired: Rc<Cell<Option<Instant>>> = Rc::default();
+    let (fired, f) = counter();
     e.callback({
-        let (times, fired) = (times.clone(), fired.clone());
+        let clock = clock.clone();
         move |e| {
-            // A slow turn: the callback works for a while before scheduling.
-            thread::sleep(Duration::from_millis(30));
-            let scheduled = Instant::now();
-            times.set(Some((e.now(), scheduled)));
-            e.defer(delay, move |_| fired.set(Some(Instant::now())))
-                .expect("defer");
+            // A slow turn: 30 ms pass in the callback before it schedules.
+            clock.advance(Duration::from_millis(30));
+            e.defer(delay, move |_| f.set(1)).expect("defer");
         }
     });
-    util::pump(&mut e, "the deferred call", || fired.get().is_some());
-    let (turn_start, scheduled) = times.get().unwrap();
-    assert!(scheduled - turn_start >= Duration::from_millis(30));
-    let after = fired.get().unwrap() - scheduled;
-    assert!(
-        after >= delay,
-        "fired {after:?} after scheduling, delay {delay:?}"
-    );
+    turn(&mut e);
+    // 40 ms after the turn started is only 10 ms after scheduling.
+    clock.advance(Duration::from_millis(10));
+    turn(&mut e);
+    assert_eq!(fired.get(), 0, "counted from the start of the turn");
+    clock.advance(Duration::from_millis(29));
+    turn(&mut e);
+    assert_eq!(fired.get(), 0);
+    clock.advance(Duration::from_millis(1));
+    turn(&mut e);
+    assert_eq!(fired.get(), 1, "40 ms after scheduling");
 }
 
 #[test]
-fn cycle_runs_on_its_interval_and_can_cancel_itself() {
-    let mut e = engine();
+fn cycle_runs_on_a_fixed_grid_and_can_cancel_itself() {
+    let (mut e, clock) = manual();
     let interval = Duration::from_millis(15);
     let runs: Shared<Vec<Instant>> = Shared::default();
     let me: Rc<Cell<Option<TimerId>>> = Rc::default();
     let cancelled = Rc::new(Cell::new(false));
-    let start = Instant::now();
+    let start = clock.now();
     let id = e
         .cycle(interval, {
             let (runs, me, cancelled) = (runs.clone(), me.clone(), cancelled.clone());
             move |e| {
-                runs.borrow_mut().push(Instant::now());
-                if runs.borrow().len() == 3 {
+                runs.borrow_mut().push(e.now());
+                if runs.borrow().len() == 4 {
                     cancelled.set(e.cancel(me.get().expect("id stored")));
                 }
             }
         })
         .unwrap();
     me.set(Some(id));
-    util::pump(&mut e, "three runs", || runs.borrow().len() == 3);
-    assert!(cancelled.get());
-    assert!(!e.cancel(id), "no longer scheduled");
-    for (k, at) in runs.borrow().iter().enumerate() {
-        let due = interval * (k as u32 + 1);
-        assert!(
-            *at - start >= due,
-            "run {k} at {:?}, due {due:?}",
-            *at - start
-        );
+    // Runs at 15 and 30 ms; then the loop is late (47 ms): one run, not
+    // a burst for the missed tick, and the grid stays (next at 60, not 62).
+    for (advance, want) in [(15, 1), (15, 2), (17, 3), (12, 3), (1, 4)] {
+        clock.advance(Duration::from_millis(advance));
+        turn(&mut e);
+        assert_eq!(runs.borrow().len(), want, "after +{advance} ms");
     }
-    // Wait past two more intervals: the cycle stays cancelled.
-    let (sentinel, s) = counter();
-    e.defer(interval * 3, move |_| s.set(1)).unwrap();
-    util::pump(&mut e, "the sentinel", || sentinel.get() == 1);
-    assert_eq!(runs.borrow().len(), 3);
+    assert!(cancelled.get(), "cancel from inside returned true");
+    assert!(!e.cancel(id), "no longer scheduled");
+    let offsets: Vec<Duration> = runs.borrow().iter().map(|t| *t - start).collect();
+    assert_eq!(
+        offsets,
+        [15, 30, 47, 60].map(Duration::from_millis),
+        "runs on the grid"
+    );
+    clock.advance(interval * 5);
+    turn(&mut e);
+    assert_eq!(runs.borrow().len(), 4, "stays cancelled");
 }
 
 #[test]
