@@ -9,7 +9,7 @@
 #
 # Options:
 #   --quick           short runs, fewer echo shapes (K=1 D=1 W=0.5)
-#   --only PARTS      any of: echo lines memory timers syscalls multi framing
+#   --only PARTS      any of: echo lines memory timers syscalls multi framing timeouts
 #   -k ROUNDS         rounds per comparison (default 5)
 #   -d SECS           measured seconds per run (default 3; warm-up W=1)
 #   --out DIR         where results go (default bench/results, quick: bench/target/quick)
@@ -80,6 +80,9 @@ build() {
     echo "== build: pants examples ($ROOT)" >&2
     (cd "$ROOT" && cargo build --release --locked -p pants-examples --examples)
     install -m 755 "$ROOT/target/release/examples/echo" "$BIN/pants-echo"
+    if [ -f "$ROOT/target/release/examples/idle_echo" ]; then
+        install -m 755 "$ROOT/target/release/examples/idle_echo" "$BIN/pants-echo-idle"
+    fi
     install -m 755 "$ROOT/target/release/examples/line_echo" "$BIN/pants-lines"
     install -m 755 "$ROOT/target/release/examples/multi_echo" "$BIN/pants-multi"
     for n in 1 2; do # multi_echo takes [ADDR] [THREADS]; the suite wants the port last
@@ -254,6 +257,15 @@ for part in $ONLY; do
         sys_one c-epoll-echo c64_s64_p1 echo "-c 64 -s 64 -p 1"
         sys_one pants-lines c64_s64_p16 lines "-c 64 -s 64 -p 16"
         sys_one c-epoll-lines c64_s64_p16 lines "-c 64 -s 64 -p 16"
+        ;;
+    timeouts)
+        # What an idle timeout costs a busy server: every read moves the
+        # deadline (a store), the timer is re-armed once per period.
+        for cfg in 64:64:1 1000:64:16 1:4096:16; do
+            IFS=: read -r c s p <<<"$cfg"
+            run_set timeouts "$(cell_of "$cfg")" echo "-c $c -s $s -p $p" pants-echo pants-echo-idle c-epoll-echo
+        done
+        mem_one pants-echo-idle "$MEMCONNS"
         ;;
     multi)
         # 1 vs 2 engines sharing the port; both CPUs for the server AND the
