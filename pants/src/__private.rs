@@ -115,7 +115,14 @@ fn read<C: Channel>(channel: &mut C, s: &mut Stream<'_, C>, input: &[u8], eof: b
             Step::Last => {
                 frames += 1;
                 let bytes = rest;
-                channel.__pants_frame(s, state, Payload { bytes, captures: None });
+                channel.__pants_frame(
+                    s,
+                    state,
+                    Payload {
+                        bytes,
+                        captures: None,
+                    },
+                );
                 pos = input.len();
                 break;
             }

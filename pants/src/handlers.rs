@@ -117,61 +117,6 @@ pub use pants_derive::on_connect_error;
 /// # fn main() {}
 /// ```
 pub use pants_derive::on_overflow_error;
-/// Marks a read state: the method gets one frame per call. Only inside a
-/// [`#[channel]`](channel) impl, whose docs list every key.
-///
-/// ```
-/// use pants::prelude::*;
-///
-/// #[derive(Default)]
-/// struct Words;
-///
-/// #[channel]
-/// impl Words {
-///     #[on_read(regex = r"\s+", max = 1024)]
-///     fn word(&mut self, s: &mut Stream<Self>, word: &[u8]) {
-///         s.write_all(&[word, b"\n"]);
-///     }
-/// }
-/// # fn main() {}
-/// ```
-pub use pants_derive::on_read;
-/// Marks the method called when the write queue has drained: the place to
-/// produce more output for a large transfer.
-///
-/// ```
-/// use pants::prelude::*;
-///
-/// #[derive(Default)]
-/// struct Source {
-///     left: usize,
-/// }
-///
-/// #[channel]
-/// impl Source {
-///     #[on_connect]
-///     fn start(&mut self, s: &mut Stream<Self>) {
-///         self.left = 100;
-///         self.more(s);
-///     }
-///
-///     #[on_write]
-///     fn more(&mut self, s: &mut Stream<Self>) {
-///         if self.left == 0 {
-///             s.close();
-///             return;
-///         }
-///         self.left -= 1;
-///         s.write(&[b'x'; 65_536]);
-///     }
-/// }
-/// # fn main() -> pants::Result<()> {
-/// # let mut engine = Engine::new()?;
-/// # engine.listen::<Source>("127.0.0.1:0")?;
-/// # Ok(())
-/// # }
-/// ```
-pub use pants_derive::on_write;
 /// Marks the method called when the stream's write queue rises above its
 /// high watermark ([`WriteLimits`]): stop producing (pause the stream you
 /// copy from, stop reading a file) until `#[on_resume_writing]`. asyncio's
@@ -208,10 +153,55 @@ pub use pants_derive::on_write;
 /// # fn main() {}
 /// ```
 pub use pants_derive::on_pause_writing;
+/// Marks a read state: the method gets one frame per call. Only inside a
+/// [`#[channel]`](channel) impl, whose docs list every key.
+///
+/// ```
+/// use pants::prelude::*;
+///
+/// #[derive(Default)]
+/// struct Words;
+///
+/// #[channel]
+/// impl Words {
+///     #[on_read(regex = r"\s+", max = 1024)]
+///     fn word(&mut self, s: &mut Stream<Self>, word: &[u8]) {
+///         s.write_all(&[word, b"\n"]);
+///     }
+/// }
+/// # fn main() {}
+/// ```
+pub use pants_derive::on_read;
 /// Marks the method called when a stream that was above its high watermark
 /// has drained to its low watermark: produce again. See
 /// [`on_pause_writing`].
 pub use pants_derive::on_resume_writing;
+/// Marks the method called on every stream when the engine starts a
+/// graceful shutdown ([`Engine::shutdown`], or SIGINT/SIGTERM after
+/// [`Engine::stop_on_signals`]): it may still write (a goodbye), then the
+/// queue is sent, the write side shut, and the stream closed.
+///
+/// ```
+/// use pants::prelude::*;
+///
+/// #[derive(Default)]
+/// struct Chat;
+///
+/// #[channel]
+/// impl Chat {
+///     #[on_read(delimiter = "\r\n")]
+///     fn line(&mut self, s: &mut Stream<Self>, line: &[u8]) {
+///         s.broadcast(&[line, b"\r\n"].concat());
+///     }
+///
+///     #[on_shutdown]
+///     fn bye(&mut self, s: &mut Stream<Self>) {
+///         s.write(b"server going down\r\n");
+///     }
+/// }
+/// # fn main() {}
+/// ```
+pub use pants_derive::on_shutdown;
 /// Marks the method called when one of the stream's timeouts expires,
 /// with which one. Declare timeouts on the channel
 /// (`#[channel(idle_timeout = "30s", read_timeout = "10s",
@@ -242,30 +232,39 @@ pub use pants_derive::on_resume_writing;
 /// # fn main() {}
 /// ```
 pub use pants_derive::on_timeout;
-/// Marks the method called on every stream when the engine starts a
-/// graceful shutdown ([`Engine::shutdown`], or SIGINT/SIGTERM after
-/// [`Engine::stop_on_signals`]): it may still write (a goodbye), then the
-/// queue is sent, the write side shut, and the stream closed.
+/// Marks the method called when the write queue has drained: the place to
+/// produce more output for a large transfer.
 ///
 /// ```
 /// use pants::prelude::*;
 ///
 /// #[derive(Default)]
-/// struct Chat;
+/// struct Source {
+///     left: usize,
+/// }
 ///
 /// #[channel]
-/// impl Chat {
-///     #[on_read(delimiter = "\r\n")]
-///     fn line(&mut self, s: &mut Stream<Self>, line: &[u8]) {
-///         s.broadcast(&[line, b"\r\n"].concat());
+/// impl Source {
+///     #[on_connect]
+///     fn start(&mut self, s: &mut Stream<Self>) {
+///         self.left = 100;
+///         self.more(s);
 ///     }
 ///
-///     #[on_shutdown]
-///     fn bye(&mut self, s: &mut Stream<Self>) {
-///         s.write(b"server going down\r\n");
+///     #[on_write]
+///     fn more(&mut self, s: &mut Stream<Self>) {
+///         if self.left == 0 {
+///             s.close();
+///             return;
+///         }
+///         self.left -= 1;
+///         s.write(&[b'x'; 65_536]);
 ///     }
 /// }
-/// # fn main() {}
+/// # fn main() -> pants::Result<()> {
+/// # let mut engine = Engine::new()?;
+/// # engine.listen::<Source>("127.0.0.1:0")?;
+/// # Ok(())
+/// # }
 /// ```
-pub use pants_derive::on_shutdown;
-
+pub use pants_derive::on_write;

@@ -68,16 +68,20 @@ pub use crate::api::server::{ServerId, ServerRef, StreamId};
 pub use crate::api::stream::Stream;
 pub use crate::engine::{DEFAULT_SHUTDOWN_GRACE, Engine, Handle};
 pub use crate::error::{Error, Result};
+pub use crate::handlers::{
+    on_close, on_connect, on_connect_error, on_overflow_error, on_pause_writing, on_read,
+    on_resume_writing, on_shutdown, on_timeout, on_write,
+};
 pub use crate::multi::{SharedPort, run_threads};
 pub use crate::packed::{Endian, Packed, PrefixLen};
 pub use crate::proto::close::CloseReason;
 pub use crate::proto::deadlines::{Timeout, Timeouts};
 pub use crate::proto::timer::TimerId;
 pub use crate::proto::write_queue::{PastMax, WriteLimits};
-pub use crate::sys::clock::Clock;
-pub use crate::sys::net::ListenOptions;
 #[doc(hidden)]
 pub use crate::proto::{framing, timer};
+pub use crate::sys::clock::Clock;
+pub use crate::sys::net::ListenOptions;
 /// Derives [`App`] for an enum whose variants each hold one channel type, so
 /// one engine runs several protocols (a proxy's front and back) with static
 /// dispatch. Each channel type names the enum: `#[channel(app = Proxy)]`.
@@ -294,10 +298,6 @@ pub use pants_derive::Packed;
 /// # fn main() {}
 /// ```
 pub use pants_derive::channel;
-pub use crate::handlers::{
-    on_close, on_connect, on_connect_error, on_overflow_error, on_pause_writing, on_read,
-    on_resume_writing, on_shutdown, on_timeout, on_write,
-};
 
 /// Everything a protocol module needs: `use pants::prelude::*;`.
 pub mod prelude {

@@ -17,10 +17,10 @@ use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
 
 use crate::api::channel::{App, Channel, Member};
+use crate::api::server::ServerId;
 use crate::engine::{Engine, Handle};
 use crate::error::{Error, Result};
 use crate::sys::net::ListenOptions;
-use crate::api::server::ServerId;
 
 /// Runs `threads` engines (at least one), one per thread, until SIGINT or
 /// SIGTERM, or until one of them fails.

@@ -84,7 +84,11 @@ pub trait Channel: Sized + 'static {
 
     #[doc(hidden)]
     fn __pants_timeout(&mut self, s: &mut Stream<'_, Self>, timeout: Timeout) {
-        log::info!("stream {} ({}): {timeout}; closing it", s.id(), s.remote_addr());
+        log::info!(
+            "stream {} ({}): {timeout}; closing it",
+            s.id(),
+            s.remote_addr()
+        );
         s.close_because(CloseReason::Timeout(timeout));
     }
 

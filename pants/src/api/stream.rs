@@ -480,4 +480,3 @@ impl<C: Channel> fmt::Debug for Stream<'_, C> {
             .finish_non_exhaustive()
     }
 }
-

@@ -188,8 +188,8 @@ mod tests {
     fn stream_state_stays_small() {
         // mio adds a selector id to each socket in debug builds.
         let limit = if cfg!(debug_assertions) { 144 } else { 136 };
-        let size = std::mem::size_of::<super::Slot<()>>();
-        let stream = std::mem::size_of::<super::StreamIo>();
+        let size = size_of::<super::Slot<()>>();
+        let stream = size_of::<super::StreamIo>();
         assert!(
             size <= limit,
             "a slot is {size} bytes (a stream's state {stream})"

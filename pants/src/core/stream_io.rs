@@ -172,7 +172,10 @@ impl<A> Core<A> {
         let Some(io) = self.stream_mut(key) else {
             return;
         };
-        if io.life.has(Lifecycle::CLOSED | Lifecycle::WRITE_SHUT | Lifecycle::SHUT_PENDING) {
+        if io
+            .life
+            .has(Lifecycle::CLOSED | Lifecycle::WRITE_SHUT | Lifecycle::SHUT_PENDING)
+        {
             return;
         }
         io.life.set(Lifecycle::SHUT_PENDING);
@@ -238,10 +241,7 @@ impl<A> Core<A> {
                 deadlines.write_pending(now);
             }
         }
-        if drained
-            && io.life.has(Lifecycle::SHUT_PENDING)
-            && !io.life.has(Lifecycle::WRITE_SHUT)
-        {
+        if drained && io.life.has(Lifecycle::SHUT_PENDING) && !io.life.has(Lifecycle::WRITE_SHUT) {
             io.life.set(Lifecycle::WRITE_SHUT);
             // The peer may already be gone; that shows up on the next read.
             let _ = io.sock.shutdown_write();

@@ -48,8 +48,10 @@ impl<A: App> Engine<A> {
                     let retry: EngineFn<A> = Box::new(move |e: &mut Self| {
                         e.resume_accept(key, generation);
                     });
-                    self.core
-                        .schedule(Kind::After(ACCEPT_BACKOFF), TimerFn::Engine(Box::new(retry)));
+                    self.core.schedule(
+                        Kind::After(ACCEPT_BACKOFF),
+                        TimerFn::Engine(Box::new(retry)),
+                    );
                     return;
                 }
                 Err(e) => {

@@ -83,7 +83,8 @@ impl<A: App> Engine<A> {
             return;
         }
         io.rbuf = Vec::new();
-        io.life.clear(Lifecycle::REPLY_PAUSED | Lifecycle::USER_PAUSED);
+        io.life
+            .clear(Lifecycle::REPLY_PAUSED | Lifecycle::USER_PAUSED);
         io.set_reason(CloseReason::Shutdown);
         if io.life.has(Lifecycle::PEER_EOF) {
             self.core.close(key, CloseReason::Shutdown);

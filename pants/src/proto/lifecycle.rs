@@ -162,7 +162,10 @@ mod tests {
         assert!(!l.takes_writes());
         assert!(l.reads());
         l.set(Lifecycle::LINGER);
-        assert!(!l.delivers(), "a lingering stream reads but delivers nothing");
+        assert!(
+            !l.delivers(),
+            "a lingering stream reads but delivers nothing"
+        );
         assert!(l.is_open());
     }
 }

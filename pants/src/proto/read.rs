@@ -107,18 +107,36 @@ mod flag {
     pub(super) const DISCARDING: u8 = 1 << 3;
 }
 
-/// A stream's read state and framing progress (12 bytes).
+/// A stream's read state and framing progress (12 bytes: every stream
+/// has one).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ReadMachine {
     state: u16,
     flags: u8,
+    /// Bits 32..40 of `want` (in what would be padding).
+    want_hi: u8,
     /// Delimiter-search resume offset into the unconsumed input.
     scan: u32,
-    /// A sized state's length (with `SIZED`), or bytes left to skip (with `SKIPPING`).
+    /// A sized state's length (with `SIZED`), or bytes left to skip (with
+    /// `SKIPPING`): the low 32 of 40 bits.
     want: u32,
 }
 
+/// The most `want` holds (1 TiB): a skip of an announced 4 GiB frame plus
+/// its header is exact; longer skips saturate.
+const WANT_MAX: u64 = (1 << 40) - 1;
+
 impl ReadMachine {
+    fn want(&self) -> u64 {
+        u64::from(self.want_hi) << 32 | u64::from(self.want)
+    }
+
+    fn set_want(&mut self, n: u64) {
+        let n = n.min(WANT_MAX);
+        self.want_hi = (n >> 32) as u8;
+        self.want = n as u32;
+    }
+
     /// A machine in read state `initial`.
     pub fn new(initial: u16) -> Self {
         Self {
@@ -176,7 +194,7 @@ impl ReadMachine {
         } else {
             rule.framing
         };
-        if rule.sized && self.want == 0 {
+        if rule.sized && self.want() == 0 {
             // One empty frame per entry, so a state that never switches cannot spin.
             if self.flags & flag::SPENT != 0 {
                 return Step::Wait;
@@ -249,12 +267,17 @@ impl ReadMachine {
         if matches!(framing, Framing::Delimiter(_) | Framing::Search(_)) {
             self.flags |= flag::DISCARDING;
         }
+        // Keep what may be the start of the delimiter that ends the frame.
+        let keep = match framing {
+            Framing::Delimiter(d) => d.len() - 1,
+            _ => 0,
+        };
         Step::Reject {
             error: Error::Overflow {
                 limit: rule.limit(),
                 buffered: input.len(),
             },
-            consumed: input.len(),
+            consumed: input.len() - keep,
         }
     }
 
@@ -272,23 +295,25 @@ impl ReadMachine {
                 self.reject(n);
                 return Err(too_large(n, limit, 0));
             }
-            self.want = n as u32;
+            self.set_want(n as u64);
             self.flags = (self.flags | flag::SIZED) & !flag::SPENT;
         }
-        Ok(Framing::Bytes(self.want as usize))
+        Ok(Framing::Bytes(self.want() as usize))
     }
 
     /// Skips `total` bytes of a rejected frame, starting now.
     fn reject(&mut self, total: usize) {
-        self.want = u32::try_from(total).unwrap_or(u32::MAX);
+        self.set_want(u64::try_from(total).unwrap_or(u64::MAX));
         self.flags = (self.flags | flag::SKIPPING) & !flag::SIZED;
         self.scan = 0;
     }
 
     fn skip(&mut self, input: &[u8], eof: bool) -> Step {
-        let n = (self.want as usize).min(input.len());
-        self.want -= n as u32;
-        if self.want == 0 {
+        let n = usize::try_from(self.want())
+            .unwrap_or(usize::MAX)
+            .min(input.len());
+        self.set_want(self.want() - n as u64);
+        if self.want() == 0 {
             self.flags &= !flag::SKIPPING;
         }
         match n {
@@ -321,7 +346,8 @@ impl ReadMachine {
             _ => 0,
         };
         match input.len().saturating_sub(keep) {
-            _ if eof && !input.is_empty() => Step::Drop,
+            // The rest of a rejected frame: dropped without another report.
+            _ if eof && !input.is_empty() => Step::Skip(input.len()),
             0 => Step::Wait,
             n => Step::Skip(n),
         }
@@ -379,7 +405,11 @@ pub fn fuzz_split_read(
             match machine.next(rule, || len(state), &buf[pos..], eof, None) {
                 Step::Frame { data, consumed } => {
                     let frame = buf[pos..][data].to_vec();
-                    machine.switch(next_state(&frame) % rules.len() as u16);
+                    // A handler that switches to the state it is in re-enters it.
+                    let next = next_state(&frame) % rules.len() as u16;
+                    if next != state {
+                        machine.switch(next);
+                    }
                     seen.push(Seen::Frame(state, frame));
                     pos += consumed;
                 }

@@ -135,7 +135,19 @@ impl WriteQueue {
             } else {
                 self.buf.clear();
             }
+        } else if self.off >= KEEP_CAPACITY && self.off * 2 >= self.buf.len() {
+            // A queue that never drains fully (a peer reading slowly while
+            // more is queued) must not grow by what was already written:
+            // move the rest to the front (amortised: at least as many bytes
+            // were written as are moved).
+            self.buf.drain(..self.off);
+            self.off = 0;
         }
+    }
+
+    /// Bytes allocated for the queue (written ones not yet compacted included).
+    pub fn capacity(&self) -> usize {
+        self.buf.capacity()
     }
 
     /// Discards everything queued and frees the buffer.
