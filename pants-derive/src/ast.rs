@@ -133,10 +133,7 @@ const TIMEOUT_KEYS: [(&str, &str); 4] = [
 ];
 
 /// `#[channel]`, `#[channel(app = Path)]`, `#[channel(idle_timeout = "30s", ...)]`.
-fn parse_args(
-    args: TokenStream,
-    errors: &mut Vec<syn::Error>,
-) -> (Option<Path>, Vec<TimeoutArg>) {
+fn parse_args(args: TokenStream, errors: &mut Vec<syn::Error>) -> (Option<Path>, Vec<TimeoutArg>) {
     let mut app = None;
     let mut timeouts: Vec<TimeoutArg> = Vec::new();
     let parser = syn::meta::parser(|meta| {
@@ -149,8 +146,18 @@ fn parse_args(
         }
         let found = TIMEOUT_KEYS.iter().find(|(k, _)| meta.path.is_ident(k));
         let Some(&(name, key)) = found else {
-            let given = meta.path.get_ident().map(ToString::to_string).unwrap_or_default();
-            let known = ["app", "idle_timeout", "read_timeout", "write_timeout", "connect_timeout"];
+            let given = meta
+                .path
+                .get_ident()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            let known = [
+                "app",
+                "idle_timeout",
+                "read_timeout",
+                "write_timeout",
+                "connect_timeout",
+            ];
             let hint = attr::closest(&given, &known)
                 .map(|k| format!("did you mean `{k}`? "))
                 .unwrap_or_default();

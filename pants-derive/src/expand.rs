@@ -244,17 +244,13 @@ fn timeouts_const(channel: &Channel) -> Option<TokenStream> {
         return None;
     }
     let field = |name: &str| {
-        channel
-            .timeouts
-            .iter()
-            .find(|t| t.key == name)
-            .map_or_else(
-                || quote!(::core::option::Option::None),
-                |t| {
-                    let (secs, nanos) = (t.millis / 1000, (t.millis % 1000) as u32 * 1_000_000);
-                    quote!(::core::option::Option::Some(::core::time::Duration::new(#secs, #nanos)))
-                },
-            )
+        channel.timeouts.iter().find(|t| t.key == name).map_or_else(
+            || quote!(::core::option::Option::None),
+            |t| {
+                let (secs, nanos) = (t.millis / 1000, (t.millis % 1000) as u32 * 1_000_000);
+                quote!(::core::option::Option::Some(::core::time::Duration::new(#secs, #nanos)))
+            },
+        )
     };
     let (idle, read, write, connect) = (
         field("idle"),
