@@ -89,7 +89,12 @@ pub trait Channel: Sized + 'static {
             s.id(),
             s.remote_addr()
         );
-        s.close_because(CloseReason::Timeout(timeout));
+        if timeout == Timeout::Write {
+            // The queue is stuck: sending it is what timed out.
+            s.close_now_because(CloseReason::Timeout(timeout));
+        } else {
+            s.close_because(CloseReason::Timeout(timeout));
+        }
     }
 
     #[doc(hidden)]

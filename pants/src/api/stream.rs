@@ -185,6 +185,12 @@ impl<'a, C: Channel> Stream<'a, C> {
         self.core.close(self.key, reason);
     }
 
+    /// Closes the stream at once (queued bytes discarded) with `reason`.
+    #[doc(hidden)]
+    pub fn close_now_because(&mut self, reason: CloseReason) {
+        self.core.close_now(self.key, reason);
+    }
+
     /// Why the stream closed or is closing; `None` while it is open.
     ///
     /// In `#[on_close]` this is always set: the peer closed or reset it, the

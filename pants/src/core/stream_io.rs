@@ -231,6 +231,7 @@ impl<A> Core<A> {
         let before = io.wq.len();
         let drained = io.sock.write_queue(&mut io.wq)?;
         let wrote = before != io.wq.len();
+        let mut arm = false;
         if let Some(deadlines) = io.deadlines() {
             if wrote {
                 deadlines.activity(now);
@@ -238,13 +239,17 @@ impl<A> Core<A> {
             if drained {
                 deadlines.write_drained();
             } else {
-                deadlines.write_pending(now);
+                // A write period that starts now needs its timer armed.
+                arm = deadlines.write_pending(now);
             }
         }
         if drained && io.life.has(Lifecycle::SHUT_PENDING) && !io.life.has(Lifecycle::WRITE_SHUT) {
             io.life.set(Lifecycle::WRITE_SHUT);
             // The peer may already be gone; that shows up on the next read.
             let _ = io.sock.shutdown_write();
+        }
+        if arm {
+            self.arm_deadline(key);
         }
         Ok(drained)
     }
@@ -319,11 +324,16 @@ impl<A> Core<A> {
             return;
         };
         let connecting = io.life.has(Lifecycle::CONNECTING);
+        let waiting = !io.wq.is_empty();
         let extra = io.extra();
-        extra
+        let deadlines = extra
             .deadlines
-            .get_or_insert_with(|| Deadlines::new(Timeouts::NONE, now, connecting))
-            .set(kind, value, now);
+            .get_or_insert_with(|| Deadlines::new(Timeouts::NONE, now, connecting));
+        deadlines.set(kind, value, now);
+        if kind == Timeout::Write && waiting {
+            // A queue already waiting starts the new write timeout now.
+            deadlines.write_pending(now);
+        }
         self.arm_deadline(key);
     }
 

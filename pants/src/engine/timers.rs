@@ -149,11 +149,18 @@ impl<A: App> Engine<A> {
         };
         extra.armed = None;
         let expired = extra.deadlines.as_ref().and_then(|d| d.expired(now));
-        if let (Some(kind), true) = (expired, open) {
+        if let Some(kind) = expired {
             if let Some(d) = extra.deadlines.as_mut() {
                 d.restart(kind, now);
             }
-            self.expire(key, kind);
+            if open {
+                self.expire(key, kind);
+            } else {
+                // Closing, and its queue made no progress for a whole
+                // timeout: the peer is not reading; stop waiting for it.
+                self.core
+                    .close_now(key, crate::proto::close::CloseReason::Timeout(kind));
+            }
         }
         self.core.arm_deadline(key);
     }

@@ -147,10 +147,14 @@ impl Deadlines {
         self.since[Timeout::Read.index()] = Some(now);
     }
 
-    /// The write queue went from drained to waiting (starts the write
-    /// timeout unless it is already running).
-    pub fn write_pending(&mut self, now: Instant) {
-        self.since[Timeout::Write.index()].get_or_insert(now);
+    /// The write queue is waiting after a flush (starts the write timeout
+    /// unless it is already running). Returns whether a write timeout
+    /// period started now (the caller arms its timer).
+    pub fn write_pending(&mut self, now: Instant) -> bool {
+        let slot = &mut self.since[Timeout::Write.index()];
+        let started = slot.is_none();
+        slot.get_or_insert(now);
+        started && self.timeouts.write.is_some()
     }
 
     /// The write queue drained.
