@@ -232,6 +232,23 @@ pub(crate) fn pump<A: App>(engine: &mut Engine<A>, what: &str, mut done: impl Fn
     }
 }
 
+/// [`pump`] with a condition on the engine itself (`stream_count`,
+/// `is_stopping`, ...).
+#[track_caller]
+pub(crate) fn pump_engine<A: App>(
+    engine: &mut Engine<A>,
+    what: &str,
+    mut done: impl FnMut(&mut Engine<A>) -> bool,
+) {
+    let deadline = Instant::now() + TIMEOUT;
+    while !done(engine) {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        engine
+            .poll(Some(Duration::from_millis(20)))
+            .expect("engine.poll");
+    }
+}
+
 /// The address of a freshly bound server.
 #[track_caller]
 pub(crate) fn server_addr<A: App>(engine: &mut Engine<A>, id: ServerId) -> SocketAddr {
@@ -668,24 +685,45 @@ pub(crate) fn example(name: &str) -> PathBuf {
 /// A server example running as a child process; killed on drop.
 pub(crate) struct ExampleServer {
     pub(crate) addr: SocketAddr,
-    _child: ChildGuard,
+    child: ChildGuard,
+    /// Its stderr, line by line, as it is written.
+    stderr: Receiver<String>,
 }
 
 impl ExampleServer {
     /// Starts `name LISTEN` and waits for its `listening on ADDR` line.
     #[track_caller]
     pub(crate) fn start(name: &str, listen: &str) -> Self {
+        let mut cmd = Command::new(example(name));
+        cmd.arg(listen);
+        Self::spawn(name, cmd)
+    }
+
+    /// Starts `cmd` (which runs the example `name`, maybe through a
+    /// wrapper) and waits for its `listening on ADDR` line.
+    #[track_caller]
+    pub(crate) fn spawn(name: &str, mut cmd: Command) -> Self {
         let mut child = ChildGuard(
-            Command::new(example(name))
-                .arg(listen)
-                .stdin(Stdio::null())
+            cmd.stdin(Stdio::null())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()
                 .unwrap_or_else(|e| panic!("cannot start example {name}: {e}")),
         );
         let stdout = child.0.stdout.take().expect("stdout is piped");
-        let stderr = drain(child.0.stderr.take());
+        let stderr = child.0.stderr.take().expect("stderr is piped");
+        let (err_tx, err_rx) = mpsc::channel();
+        thread::spawn(move || {
+            for line in BufReader::new(stderr).split(b'\n') {
+                let Ok(line) = line else { break };
+                if err_tx
+                    .send(String::from_utf8_lossy(&line).into_owned())
+                    .is_err()
+                {
+                    break;
+                }
+            }
+        });
         let (tx, rx) = mpsc::channel();
         thread::spawn(move || {
             let mut lines = BufReader::new(stdout).lines();
@@ -697,10 +735,16 @@ impl ExampleServer {
             Ok(Some(Ok(line))) => line,
             other => {
                 let _ = child.0.kill();
-                let err = stderr.recv_timeout(TIMEOUT).unwrap_or_default();
+                let deadline = Instant::now() + TIMEOUT;
+                let mut err = Vec::new();
+                while let Ok(line) =
+                    err_rx.recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                {
+                    err.push(line);
+                }
                 panic!(
-                    "example {name} {listen} printed no address ({other:?}); stderr:\n{}",
-                    String::from_utf8_lossy(&err)
+                    "example {name} printed no address ({other:?}); stderr:\n{}",
+                    err.join("\n")
                 );
             }
         };
@@ -710,7 +754,52 @@ impl ExampleServer {
             .unwrap_or_else(|| panic!("example {name}: unexpected first line {line:?}"));
         Self {
             addr,
-            _child: child,
+            child,
+            stderr: err_rx,
         }
+    }
+
+    /// The server's process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.0.id()
+    }
+
+    /// Sends `signal` (`TERM`, `INT`, ...) to the server with `kill`.
+    #[track_caller]
+    pub(crate) fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.pid().to_string())
+            .status()
+            .unwrap_or_else(|e| panic!("cannot run kill: {e}"));
+        assert!(status.success(), "kill -{signal} {}: {status}", self.pid());
+    }
+
+    /// The next line the server writes to stderr, if one comes within `wait`.
+    pub(crate) fn try_stderr(&self, wait: Duration) -> Option<String> {
+        self.stderr.recv_timeout(wait).ok()
+    }
+
+    /// Waits, within `limit`, for the server to exit; returns its status
+    /// and the stderr lines [`try_stderr`](Self::try_stderr) did not take.
+    #[track_caller]
+    pub(crate) fn wait(mut self, limit: Duration) -> (ExitStatus, Vec<String>) {
+        let deadline = Instant::now() + limit;
+        let mut lines = Vec::new();
+        // stderr ends when the process exits.
+        loop {
+            match self
+                .stderr
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            {
+                Ok(line) => lines.push(line),
+                Err(RecvTimeoutError::Disconnected) => break,
+                Err(RecvTimeoutError::Timeout) => {
+                    panic!("the server did not exit within {limit:?}; stderr: {lines:?}")
+                }
+            }
+        }
+        let status = self.child.0.wait().expect("wait for the server");
+        (status, lines)
     }
 }
