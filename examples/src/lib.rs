@@ -66,11 +66,18 @@ pub fn serve<C>()
 where
     C: pants::Channel<App = C> + pants::App + Default,
 {
+    serve_at::<C>(&listen_addr());
+}
+
+/// [`serve`] on a given address (a Unix socket path, say).
+pub fn serve_at<C>(addr: &str)
+where
+    C: pants::Channel<App = C> + pants::App + Default,
+{
     init_logging();
-    let addr = listen_addr();
     let run = || -> pants::Result<()> {
         let mut engine = pants::Engine::<C>::new()?;
-        let server = engine.listen::<C>(addr.as_str())?;
+        let server = engine.listen::<C>(addr)?;
         let local = engine
             .server(server)
             .and_then(|s| s.local_addr())

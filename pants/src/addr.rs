@@ -7,17 +7,228 @@
 //! | `"4040"` | every interface, IPv6 and IPv4 (dual-stack `[::]`, or `0.0.0.0` without IPv6) |
 //! | `"localhost:4040"` | the host name, resolved (blocking `getaddrinfo`); every result is tried in turn |
 //! | a [`SocketAddr`] | itself |
+//! | `"/run/app.sock"`, `"./app.sock"`, `"unix:app.sock"`, a [`Path`] | a Unix stream socket at that path |
+//! | `"@app"` | a Linux abstract Unix socket name (no file) |
 
-use std::net::{Ipv6Addr, SocketAddr, SocketAddrV6, ToSocketAddrs};
+use std::fmt;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr, SocketAddrV6, ToSocketAddrs};
+use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
-/// Something that names an address: `&str`, `String`, [`SocketAddr`] or a bare `u16` port.
+/// The address of a stream's peer or a server: an IP socket address or a
+/// Unix socket name. Printed as `127.0.0.1:4040`, `[::1]:4040`,
+/// `/run/app.sock` or `@app`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Addr {
+    /// An IPv4 or IPv6 socket address.
+    Ip(SocketAddr),
+    /// A Unix socket name (boxed: most streams are IP).
+    Unix(Box<UnixAddr>),
+}
+
+/// A Unix socket's name.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum UnixAddr {
+    /// A path in the file system.
+    Path(PathBuf),
+    /// A Linux abstract name (printed `@name`; no file).
+    Abstract(Vec<u8>),
+    /// No name: a client socket that was never bound.
+    Unnamed,
+}
+
+/// Who is at the other end of a Unix stream (`SO_PEERCRED`): the peer's
+/// process, user and group when it connected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Credentials {
+    /// The process id.
+    pub pid: i32,
+    /// The user id.
+    pub uid: u32,
+    /// The group id.
+    pub gid: u32,
+}
+
+impl Addr {
+    /// The IP address of an IP peer.
+    pub fn ip(&self) -> Option<IpAddr> {
+        self.as_ip().map(|a| a.ip())
+    }
+
+    /// The port of an IP peer.
+    pub fn port(&self) -> Option<u16> {
+        self.as_ip().map(|a| a.port())
+    }
+
+    /// The socket address of an IP peer.
+    pub fn as_ip(&self) -> Option<SocketAddr> {
+        match self {
+            Self::Ip(a) => Some(*a),
+            Self::Unix(_) => None,
+        }
+    }
+
+    /// The Unix name of a Unix peer.
+    pub fn as_unix(&self) -> Option<&UnixAddr> {
+        match self {
+            Self::Ip(_) => None,
+            Self::Unix(u) => Some(u),
+        }
+    }
+
+    /// The host part to show a person: the IP address of an IP peer, the
+    /// whole name of a Unix one (chat's `Connected: HOST`).
+    pub fn host(&self) -> impl fmt::Display + '_ {
+        struct Host<'a>(&'a Addr);
+        impl fmt::Display for Host<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                match self.0 {
+                    Addr::Ip(a) => write!(f, "{}", a.ip()),
+                    Addr::Unix(u) => write!(f, "{u}"),
+                }
+            }
+        }
+        Host(self)
+    }
+
+    pub(crate) fn unix(u: UnixAddr) -> Self {
+        Self::Unix(Box::new(u))
+    }
+}
+
+impl From<SocketAddr> for Addr {
+    fn from(a: SocketAddr) -> Self {
+        Self::Ip(a)
+    }
+}
+
+impl fmt::Display for Addr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Ip(a) => write!(f, "{a}"),
+            Self::Unix(u) => write!(f, "{u}"),
+        }
+    }
+}
+
+impl fmt::Display for UnixAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Path(p) => write!(f, "{}", p.display()),
+            Self::Abstract(name) => write!(f, "@{}", String::from_utf8_lossy(name)),
+            Self::Unnamed => f.write_str("unix:(unnamed)"),
+        }
+    }
+}
+
+impl UnixAddr {
+    /// The name of a std Unix socket address.
+    pub(crate) fn from_std(addr: &std::os::unix::net::SocketAddr) -> Self {
+        use std::os::linux::net::SocketAddrExt;
+        if let Some(path) = addr.as_pathname() {
+            Self::Path(path.to_path_buf())
+        } else if let Some(name) = addr.as_abstract_name() {
+            Self::Abstract(name.to_vec())
+        } else {
+            Self::Unnamed
+        }
+    }
+
+    /// The std socket address to bind or connect to.
+    pub(crate) fn to_std(&self) -> std::io::Result<std::os::unix::net::SocketAddr> {
+        use std::os::linux::net::SocketAddrExt;
+        match self {
+            Self::Path(p) => std::os::unix::net::SocketAddr::from_pathname(p),
+            Self::Abstract(name) => std::os::unix::net::SocketAddr::from_abstract_name(name),
+            Self::Unnamed => Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "an unnamed Unix socket cannot be bound or connected to",
+            )),
+        }
+    }
+}
+
+/// Something that names an address: `&str`, `String`, [`SocketAddr`], a
+/// bare `u16` port, a [`Path`] (a Unix socket) or an [`Addr`].
 pub trait IntoAddr {
     /// The text to show in error messages.
     fn describe(&self) -> String;
     /// Resolves to one or more socket addresses, in the order to try them.
     fn resolve(&self, listening: bool) -> Result<Vec<SocketAddr>>;
+    /// The Unix socket this names, if it names one (then `resolve` is not used).
+    fn unix(&self) -> Option<Result<UnixAddr>> {
+        None
+    }
+}
+
+impl IntoAddr for Addr {
+    fn describe(&self) -> String {
+        self.to_string()
+    }
+    fn resolve(&self, _listening: bool) -> Result<Vec<SocketAddr>> {
+        match self {
+            Self::Ip(a) => Ok(vec![*a]),
+            Self::Unix(_) => Ok(Vec::new()),
+        }
+    }
+    fn unix(&self) -> Option<Result<UnixAddr>> {
+        self.as_unix().map(|u| Ok(u.clone()))
+    }
+}
+
+impl IntoAddr for &Path {
+    fn describe(&self) -> String {
+        self.display().to_string()
+    }
+    fn resolve(&self, _listening: bool) -> Result<Vec<SocketAddr>> {
+        Ok(Vec::new())
+    }
+    fn unix(&self) -> Option<Result<UnixAddr>> {
+        Some(Ok(UnixAddr::Path(self.to_path_buf())))
+    }
+}
+
+impl IntoAddr for PathBuf {
+    fn describe(&self) -> String {
+        self.display().to_string()
+    }
+    fn resolve(&self, _listening: bool) -> Result<Vec<SocketAddr>> {
+        Ok(Vec::new())
+    }
+    fn unix(&self) -> Option<Result<UnixAddr>> {
+        Some(Ok(UnixAddr::Path(self.clone())))
+    }
+}
+
+/// A Unix socket named in text: `unix:PATH`, `@NAME`, or a path starting
+/// with `/` or `.`; `None` for IP forms.
+fn unix_str(input: &str) -> Option<Result<UnixAddr>> {
+    let text = input.trim();
+    let bad = |reason: &str| Error::Address {
+        input: input.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let named = if let Some(rest) = text.strip_prefix("unix:") {
+        rest
+    } else if text.starts_with('/') || text.starts_with('.') || text.starts_with('@') {
+        text
+    } else {
+        return None;
+    };
+    Some(if let Some(name) = named.strip_prefix('@') {
+        if name.is_empty() {
+            Err(bad("empty abstract socket name after `@`"))
+        } else {
+            Ok(UnixAddr::Abstract(name.as_bytes().to_vec()))
+        }
+    } else if named.is_empty() {
+        Err(bad("empty Unix socket path after `unix:`"))
+    } else {
+        Ok(UnixAddr::Path(PathBuf::from(named)))
+    })
 }
 
 impl IntoAddr for SocketAddr {
@@ -45,6 +256,9 @@ impl IntoAddr for &str {
     fn resolve(&self, listening: bool) -> Result<Vec<SocketAddr>> {
         resolve_str(self, listening)
     }
+    fn unix(&self) -> Option<Result<UnixAddr>> {
+        unix_str(self)
+    }
 }
 
 impl IntoAddr for String {
@@ -54,6 +268,9 @@ impl IntoAddr for String {
     fn resolve(&self, listening: bool) -> Result<Vec<SocketAddr>> {
         resolve_str(self, listening)
     }
+    fn unix(&self) -> Option<Result<UnixAddr>> {
+        unix_str(self)
+    }
 }
 
 impl IntoAddr for &String {
@@ -62,6 +279,9 @@ impl IntoAddr for &String {
     }
     fn resolve(&self, listening: bool) -> Result<Vec<SocketAddr>> {
         resolve_str(self, listening)
+    }
+    fn unix(&self) -> Option<Result<UnixAddr>> {
+        unix_str(self)
     }
 }
 
@@ -165,5 +385,39 @@ mod tests {
             assert!(err.contains(&format!("`{bad}`")), "{bad}: {err}");
         }
         assert!("4040".resolve(false).is_err());
+    }
+
+    #[test]
+    fn unix_forms() {
+        let path = |p: &str| Some(UnixAddr::Path(PathBuf::from(p)));
+        assert_eq!(
+            "/run/a.sock".unix().map(Result::unwrap),
+            path("/run/a.sock")
+        );
+        assert_eq!("./a.sock".unix().map(Result::unwrap), path("./a.sock"));
+        assert_eq!("unix:a.sock".unix().map(Result::unwrap), path("a.sock"));
+        assert_eq!(
+            "@app".unix().map(Result::unwrap),
+            Some(UnixAddr::Abstract(b"app".to_vec()))
+        );
+        assert_eq!(
+            "unix:@app".unix().map(Result::unwrap),
+            Some(UnixAddr::Abstract(b"app".to_vec()))
+        );
+        assert!("127.0.0.1:80".unix().is_none());
+        assert!("localhost:80".unix().is_none());
+        for bad in ["@", "unix:", "unix:@"] {
+            let err = bad.unix().unwrap().unwrap_err().to_string();
+            assert!(err.contains(&format!("`{bad}`")), "{bad}: {err}");
+        }
+        assert_eq!(
+            Addr::unix(UnixAddr::Abstract(b"x".to_vec())).to_string(),
+            "@x"
+        );
+        let ip: Addr = "[::1]:80".parse::<SocketAddr>().unwrap().into();
+        assert_eq!(ip.to_string(), "[::1]:80");
+        assert_eq!(ip.host().to_string(), "::1");
+        // The remote address lives in every stream's state: keep it small.
+        assert!(size_of::<Addr>() <= 32, "{}", size_of::<Addr>());
     }
 }

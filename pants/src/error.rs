@@ -2,7 +2,8 @@
 
 use std::fmt;
 use std::io;
-use std::net::SocketAddr;
+
+use crate::addr::Addr;
 
 /// A `Result` whose error is [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -25,8 +26,8 @@ pub enum Error {
     },
     /// Binding or listening failed (address in use, permission denied, ...).
     Listen {
-        /// The address the listener tried to bind.
-        addr: SocketAddr,
+        /// The address the listener tried to bind (an IP address or a Unix socket path).
+        addr: Addr,
         /// The operating system's error.
         source: io::Error,
     },

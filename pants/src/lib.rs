@@ -62,7 +62,7 @@ pub mod packed;
 pub mod proto;
 mod sys;
 
-pub use crate::addr::IntoAddr;
+pub use crate::addr::{Addr, Credentials, IntoAddr, UnixAddr};
 pub use crate::api::channel::{App, Channel, Match, Member, ReadState};
 pub use crate::api::server::{ServerId, ServerRef, StreamId};
 pub use crate::api::stream::Stream;

@@ -144,7 +144,7 @@ impl SharedPort {
             reuse_port: true,
             ..ListenOptions::default()
         };
-        let accept = |_| Some(C::default());
+        let accept = |_: &crate::addr::Addr| Some(C::default());
         // Held across the bind, so concurrent callers agree on one port.
         let mut bound = lock(&self.bound);
         let id = match *bound {
@@ -152,7 +152,10 @@ impl SharedPort {
             None => engine.listen_with_options(self.addr.as_str(), options, accept)?,
         };
         if bound.is_none() {
-            *bound = engine.server(id).and_then(|s| s.local_addr());
+            *bound = engine
+                .server(id)
+                .and_then(|s| s.local_addr())
+                .and_then(|a| a.as_ip());
         }
         Ok(id)
     }

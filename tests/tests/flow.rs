@@ -153,9 +153,12 @@ fn reason<C: Channel>(s: &Stream<'_, C>) -> String {
         .map_or_else(|| "open".to_owned(), |r| format!("{r:?}"))
 }
 
-/// Reads `from` to its end, checking the pattern; returns the byte count
-/// and the first offset that differed.
-fn count_pattern(mut from: impl Read) -> std::io::Result<(usize, Option<usize>)> {
+/// Reads `from` to its end, checking the pattern and keeping `progress`
+/// up to date; returns the byte count and the first offset that differed.
+fn count_pattern(
+    mut from: impl Read,
+    progress: &AtomicUsize,
+) -> std::io::Result<(usize, Option<usize>)> {
     let mut buf = vec![0u8; CHUNK];
     let (mut got, mut mismatch) = (0, None);
     loop {
@@ -166,6 +169,7 @@ fn count_pattern(mut from: impl Read) -> std::io::Result<(usize, Option<usize>)>
                     mismatch = Some(got);
                 }
                 got += n;
+                progress.store(got, Ordering::SeqCst);
             }
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
@@ -208,9 +212,13 @@ fn client_pipes_1_gib_through_echo_in_bounded_memory() {
         Ok(())
         // stdin is dropped here: the client sees EOF and half-closes.
     });
+    let progress = Arc::new(AtomicUsize::new(0));
     let (out_tx, out_rx) = mpsc::channel();
-    thread::spawn(move || {
-        let _ = out_tx.send(count_pattern(stdout));
+    thread::spawn({
+        let progress = Arc::clone(&progress);
+        move || {
+            let _ = out_tx.send(count_pattern(stdout, &progress));
+        }
     });
     let (err_tx, err_rx) = mpsc::channel();
     thread::spawn(move || {
@@ -221,12 +229,24 @@ fn client_pipes_1_gib_through_echo_in_bounded_memory() {
     // The peak of a process is only readable while it runs: sample it
     // until the client exits.
     let mut client_peak = 0;
+    let mut all_back = None;
     let status = loop {
         if let Some(kib) = proc_kib(client_pid, "VmHWM") {
             client_peak = client_peak.max(kib);
         }
         if let Some(status) = client.0.try_wait().expect("try_wait") {
             break status;
+        }
+        if progress.load(Ordering::SeqCst) >= GIB {
+            // The echo closes as soon as it has sent everything back.
+            let since = *all_back.get_or_insert_with(Instant::now);
+            assert!(
+                since.elapsed() < 2 * TIMEOUT,
+                "the client printed all 1 GiB {:?} ago and has not exited: it \
+                 missed the echo's close (after {:?})",
+                since.elapsed(),
+                since - started
+            );
         }
         assert!(
             Instant::now() < deadline,
@@ -315,7 +335,7 @@ fn echo_bounded_against_a_client_that_never_reads() {
 // A never-reading client in a chat: closed as a slow consumer.
 
 /// Broadcasts each `\r\n` line, with its `\r\n`, to every client; reports
-/// each close as `close PORT REASON`.
+/// each close as `close PEER REASON`.
 struct Relay {
     events: Tx,
 }
@@ -329,8 +349,8 @@ impl Relay {
 
     #[on_close]
     fn closed(&mut self, s: &mut Stream<Self>) {
-        let port = s.remote_addr().port();
-        self.events.send(format!("close {port} {}", reason(s)));
+        let peer = s.remote_addr().to_string();
+        self.events.send(format!("close {peer} {}", reason(s)));
     }
 }
 
@@ -503,8 +523,8 @@ fn slow_consumer_in_process() {
         extra: vec![0; SENDERS],
     };
     flood.run(&senders, Duration::from_mins(1));
-    let port = slow.local_addr().unwrap().port();
-    assert_eq!(rx.next(), format!("close {port} SlowConsumer"));
+    let slow_addr = slow.local_addr().unwrap();
+    assert_eq!(rx.next(), format!("close {slow_addr} SlowConsumer"));
     assert_eq!(
         rx.rest(),
         Vec::<String>::new(),
@@ -653,7 +673,7 @@ fn pause_and_resume_writing_callbacks() {
     let peer = connect(server.addr());
     // Nothing is read yet: the queue rises above the high watermark.
     assert_eq!(rx.next(), "pause writable=false over_high=true");
-    let reader = thread::spawn(move || count_pattern(peer));
+    let reader = thread::spawn(move || count_pattern(peer, &AtomicUsize::new(0)));
     let mut events = Vec::new();
     loop {
         let event = rx.next();
@@ -1142,11 +1162,11 @@ impl Lines16 {
 /// each of `splits` (the engine reading each piece before the next is
 /// sent); expects `reply`, then `short` delivered intact.
 #[track_caller]
-fn send_line_split(addr: SocketAddr, rx: &Rx, len: usize, splits: &[usize], reply: &str) {
+fn send_line_split<C: App>(server: &Bg<C>, rx: &Rx, len: usize, splits: &[usize], reply: &str) {
     let mut line = vec![b'a'; len];
     line.push(b'\n');
     line.extend_from_slice(b"short\n");
-    let mut c = connect(addr);
+    let mut c = connect(server.addr());
     let mut from = 0;
     for &cut in splits {
         send(&mut c, &line[from..cut]);
@@ -1197,17 +1217,17 @@ fn max_is_a_frame_length_limit_whatever_the_split() {
         &[4096, 4097, 4999],
     ];
     for cuts in splits {
-        send_line_split(server.addr(), &rx, 5000, cuts, overflow);
+        send_line_split(&server, &rx, 5000, cuts, overflow);
     }
     send_line_split(
-        server.addr(),
+        &server,
         &rx,
         4096,
         &[],
         &format!("[{}]\n", "a".repeat(4096)),
     );
     send_line_split(
-        server.addr(),
+        &server,
         &rx,
         4096,
         &[4096],
@@ -1218,13 +1238,13 @@ fn max_is_a_frame_length_limit_whatever_the_split() {
     let server = util::serve_with(move |_| Some(Lines16 { events: tx.clone() }));
     let overflow = "overflow limit=16\n";
     for cuts in [&[][..], &[8], &[16], &[17], &[21], &[22]] {
-        send_line_split(server.addr(), &rx, 22, cuts, overflow);
+        send_line_split(&server, &rx, 22, cuts, overflow);
     }
     for cuts in [&[][..], &[16], &[17]] {
-        send_line_split(server.addr(), &rx, 17, cuts, overflow);
+        send_line_split(&server, &rx, 17, cuts, overflow);
     }
     let sixteen = format!("[{}]\n", "a".repeat(16));
     for cuts in [&[][..], &[8], &[16]] {
-        send_line_split(server.addr(), &rx, 16, cuts, &sixteen);
+        send_line_split(&server, &rx, 16, cuts, &sixteen);
     }
 }

@@ -14,6 +14,8 @@
 //!   programs streaming at each other, `max` as a frame-length limit.
 //! - `shutdown`: graceful shutdown, close reasons, panics, `run_until_closed`.
 //! - `timeouts`: idle, read, write and connect timeouts on a manual clock.
+//! - `unix`: Unix stream sockets (the framing cases over TCP and Unix,
+//!   abstract names, socket files, credentials, `unix_echo`).
 
 mod conformance;
 mod echo;
@@ -26,4 +28,5 @@ mod shutdown;
 mod timeouts;
 mod timers;
 mod typed;
+mod unix;
 mod util;

@@ -681,3 +681,40 @@ fn emfile_logs_once_per_episode() {
         "stderr: {stderr:#?}"
     );
 }
+
+/// Closes itself from a stream timer, with nothing else going on.
+#[derive(Default)]
+struct SelfClosing;
+
+#[channel]
+impl SelfClosing {
+    #[on_connect]
+    fn start(&mut self, s: &mut Stream<Self>) {
+        s.defer(Duration::from_millis(50), |_, s| s.close())
+            .expect("defer");
+    }
+
+    #[on_read]
+    fn data(&mut self, _s: &mut Stream<Self>, _data: &[u8]) {}
+}
+
+#[test]
+fn run_until_closed_returns_when_a_timer_closes_the_stream() {
+    // Regression: the stream closed during a turn's timer work and the same
+    // turn then waited for readiness forever.
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let mut engine = Engine::<SelfClosing>::new().expect("engine");
+        let id = engine.connect(addr, SelfClosing).expect("connect");
+        let closed = engine.run_until_closed::<SelfClosing>(id).is_ok();
+        let _ = tx.send(closed);
+    });
+    let (_held, _) = listener.accept().expect("accept");
+    assert_eq!(
+        rx.recv_timeout(TIMEOUT),
+        Ok(true),
+        "run_until_closed returned"
+    );
+}

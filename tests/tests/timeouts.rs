@@ -46,7 +46,8 @@ impl Log {
             .close_reason()
             .cloned()
             .expect("on_close always has a reason");
-        self.closes.push((s.remote_addr().port(), reason));
+        self.closes
+            .push((s.remote_addr().port().expect("an IP peer"), reason));
     }
 }
 

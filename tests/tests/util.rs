@@ -72,7 +72,7 @@ pub(crate) fn bracket<C: Channel>(s: &mut Stream<'_, C>, frame: &[u8]) {
 /// there); stopped and joined on drop, within [`TIMEOUT`].
 pub(crate) struct Bg<A: App> {
     pub(crate) handle: Handle<A>,
-    server: Option<(ServerId, SocketAddr)>,
+    server: Option<(ServerId, pants::Addr)>,
     done: Receiver<pants::Result<()>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -131,25 +131,38 @@ where
 
 /// An engine serving channels made by `make` on `127.0.0.1:0`.
 #[track_caller]
-pub(crate) fn serve_with<C, F>(make: F) -> Bg<C>
+pub(crate) fn serve_with<C, F>(mut make: F) -> Bg<C>
 where
     C: Channel<App = C> + App,
     F: FnMut(SocketAddr) -> Option<C> + Send + 'static,
 {
-    spawn(move |e: &mut Engine<C>| Some(e.listen_with("127.0.0.1:0", make).expect("listen")))
+    spawn(move |e: &mut Engine<C>| {
+        Some(
+            e.listen_with("127.0.0.1:0", move |peer: &pants::Addr| {
+                make(peer.as_ip().expect("an IP peer"))
+            })
+            .expect("listen"),
+        )
+    })
 }
 
 impl<A: App> Bg<A> {
     /// The listening address.
     #[track_caller]
     pub(crate) fn addr(&self) -> SocketAddr {
-        self.server.expect("this engine listens").1
+        self.local().as_ip().expect("this engine listens on IP")
+    }
+
+    /// The listening address (IP or Unix).
+    #[track_caller]
+    pub(crate) fn local(&self) -> pants::Addr {
+        self.server.as_ref().expect("this engine listens").1.clone()
     }
 
     /// The listening server's id.
     #[track_caller]
     pub(crate) fn server_id(&self) -> ServerId {
-        self.server.expect("this engine listens").0
+        self.server.as_ref().expect("this engine listens").0
     }
 
     /// Runs `f` on the engine's thread and returns its result.
@@ -256,7 +269,8 @@ pub(crate) fn server_addr<A: App>(engine: &mut Engine<A>, id: ServerId) -> Socke
         .server(id)
         .expect("server is listening")
         .local_addr()
-        .expect("server has an address")
+        .and_then(|a| a.as_ip())
+        .expect("server has an IP address")
 }
 
 // ---------------------------------------------------------------------------
@@ -684,7 +698,10 @@ pub(crate) fn example(name: &str) -> PathBuf {
 
 /// A server example running as a child process; killed on drop.
 pub(crate) struct ExampleServer {
+    /// The IP address it listens on (unspecified for a Unix socket).
     pub(crate) addr: SocketAddr,
+    /// What it printed after `listening on `.
+    pub(crate) shown: String,
     child: ChildGuard,
     /// Its stderr, line by line, as it is written.
     stderr: Receiver<String>,
@@ -748,12 +765,20 @@ impl ExampleServer {
                 );
             }
         };
-        let addr = line
-            .strip_prefix("listening on ")
-            .and_then(|a| a.trim().parse().ok())
-            .unwrap_or_else(|| panic!("example {name}: unexpected first line {line:?}"));
+        let shown = line.strip_prefix("listening on ").map_or_else(
+            || panic!("example {name}: unexpected first line {line:?}"),
+            |a| a.trim().to_owned(),
+        );
+        let addr = shown.parse().unwrap_or_else(|_| {
+            assert!(
+                shown.starts_with(['/', '.', '@']) || !shown.contains(':'),
+                "example {name}: not an address in {line:?}"
+            );
+            SocketAddr::from(([0, 0, 0, 0], 0))
+        });
         Self {
             addr,
+            shown,
             child,
             stderr: err_rx,
         }

@@ -1,8 +1,8 @@
 //! Ids, and [`ServerRef`]: a listening server as seen from a handler or the engine.
 
 use std::fmt;
-use std::net::SocketAddr;
 
+use crate::addr::Addr;
 use crate::core::Core;
 use crate::proto::close::CloseReason;
 
@@ -49,8 +49,8 @@ impl<A> ServerRef<'_, A> {
     }
 
     /// The address the server is bound to.
-    pub fn local_addr(&self) -> Option<SocketAddr> {
-        self.core.server(self.key).map(|s| s.local)
+    pub fn local_addr(&self) -> Option<Addr> {
+        self.core.server(self.key).map(|s| s.local.clone())
     }
 
     /// Number of live connections: those [`connections`](Self::connections)

@@ -2,10 +2,9 @@
 
 use std::fmt;
 use std::marker::PhantomData;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use crate::addr::IntoAddr;
+use crate::addr::{Addr, Credentials, IntoAddr};
 use crate::api::channel::{Channel, Member, ReadState};
 use crate::api::server::{ServerRef, StreamId};
 use crate::core::{Core, NO_SERVER, StreamIo, TimerFn};
@@ -206,12 +205,18 @@ impl<'a, C: Channel> Stream<'a, C> {
     }
 
     /// The peer's address (IPv4 peers of a dual-stack listener show as IPv4).
-    pub fn remote_addr(&self) -> SocketAddr {
-        self.io().remote
+    pub fn remote_addr(&self) -> Addr {
+        self.io().remote.clone()
+    }
+
+    /// The peer's process, user and group on a Unix stream (`SO_PEERCRED`);
+    /// an error on other transports.
+    pub fn peer_credentials(&self) -> Result<Credentials> {
+        Ok(self.io().sock.peer_credentials()?)
     }
 
     /// The local address of the socket.
-    pub fn local_addr(&self) -> Result<SocketAddr> {
+    pub fn local_addr(&self) -> Result<Addr> {
         self.io().sock.local_addr().map_err(|_| Error::Closed)
     }
 

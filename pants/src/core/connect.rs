@@ -2,11 +2,11 @@
 
 use std::net::SocketAddr;
 
-use crate::addr::IntoAddr;
+use crate::addr::{Addr, IntoAddr, UnixAddr};
 use crate::core::{ConnectPlan, Core, NO_SERVER, token};
 use crate::error::{Error, Result};
 use crate::proto::deadlines::Timeouts;
-use crate::sys::net::start_connect;
+use crate::sys::net::{start_connect, start_connect_unix};
 use crate::sys::transport::Transport;
 
 impl<A> Core<A> {
@@ -18,6 +18,9 @@ impl<A> Core<A> {
         initial: (u16, Timeouts),
     ) -> Result<(usize, u32)> {
         let target = addr.describe();
+        if let Some(name) = addr.unix() {
+            return self.connect_unix(target, &name?, initial);
+        }
         let (mut rest, mut failure) = match addr.resolve(false) {
             Ok(found) => (found, None),
             Err(Error::Connect { addr, source }) => {
@@ -25,7 +28,7 @@ impl<A> Core<A> {
             }
             Err(e) => return Err(e),
         };
-        let unspecified = SocketAddr::from(([0, 0, 0, 0], 0));
+        let unspecified = Addr::Ip(SocketAddr::from(([0, 0, 0, 0], 0)));
         let (sock, remote) = if failure.is_some() {
             (Transport::None, unspecified)
         } else {
@@ -43,6 +46,36 @@ impl<A> Core<A> {
         let key = self.insert_stream(sock, remote, NO_SERVER, initial, true)?;
         let io = self.stream_mut(key).expect("inserted above");
         io.extra().connect = Some(ConnectPlan { target, rest });
+        let generation = io.generation;
+        if let Some(error) = failure {
+            self.failed.push((key, generation, error));
+        }
+        Ok((key, generation))
+    }
+
+    fn connect_unix(
+        &mut self,
+        target: String,
+        name: &UnixAddr,
+        initial: (u16, Timeouts),
+    ) -> Result<(usize, u32)> {
+        let (sock, remote, failure) = match start_connect_unix(name) {
+            Ok((sock, remote)) => (sock, remote, None),
+            Err(source) => (
+                Transport::None,
+                Addr::unix(name.clone()),
+                Some(Error::Connect {
+                    addr: target.clone(),
+                    source,
+                }),
+            ),
+        };
+        let key = self.insert_stream(sock, remote, NO_SERVER, initial, true)?;
+        let io = self.stream_mut(key).expect("inserted above");
+        io.extra().connect = Some(ConnectPlan {
+            target,
+            rest: Vec::new(),
+        });
         let generation = io.generation;
         if let Some(error) = failure {
             self.failed.push((key, generation, error));

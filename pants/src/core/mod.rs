@@ -18,12 +18,12 @@ mod stream_io;
 use std::any::Any;
 use std::collections::VecDeque;
 use std::io;
-use std::net::SocketAddr;
 use std::time::Instant;
 
 use mio::{Poll, Token};
 use slab::Slab;
 
+use crate::addr::Addr;
 use crate::error::Error;
 use crate::proto::timer::TimerQueue;
 use crate::proto::write_queue::WriteLimits;
@@ -35,7 +35,7 @@ pub(crate) use stream_io::{ConnectPlan, StreamIo};
 /// A stream-bound timer callback: the engine passes the channel value, the core and the key.
 pub(crate) type ChannelFn<A> = Box<dyn FnMut(&mut A, &mut Core<A>, usize)>;
 /// What makes a server's channel value for an accepted peer.
-pub(crate) type AcceptFn<A> = Box<dyn FnMut(SocketAddr) -> Option<A>>;
+pub(crate) type AcceptFn<A> = Box<dyn FnMut(&Addr) -> Option<A>>;
 
 /// What a timer runs.
 pub(crate) enum TimerFn<A> {

@@ -1,7 +1,6 @@
 //! A listening server's state in the core: its listener and live list.
 
-use std::net::SocketAddr;
-
+use crate::addr::Addr;
 use crate::core::{AcceptFn, Core, Slot};
 use crate::proto::close::CloseReason;
 use crate::proto::deadlines::Timeouts;
@@ -13,7 +12,7 @@ pub(crate) const NO_SERVER: u32 = u32::MAX;
 pub(crate) struct ServerIo<A> {
     pub(crate) listener: Option<Listener>,
     pub(crate) generation: u32,
-    pub(crate) local: SocketAddr,
+    pub(crate) local: Addr,
     /// Live connections (keys); each stream knows its index here.
     pub(crate) conns: Vec<u32>,
     pub(crate) make: AcceptFn<A>,

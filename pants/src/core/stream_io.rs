@@ -5,6 +5,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use crate::addr::Addr;
 use crate::core::{Core, NO_SERVER, Slot, token};
 use crate::proto::close::CloseReason;
 use crate::proto::deadlines::{Deadlines, Timeout, Timeouts};
@@ -28,7 +29,7 @@ pub(crate) struct StreamIo {
     /// Received bytes not yet framed (lazily allocated).
     pub(crate) rbuf: Vec<u8>,
     pub(crate) wq: WriteQueue,
-    pub(crate) remote: SocketAddr,
+    pub(crate) remote: Addr,
     pub(crate) extra: Option<Box<Extra>>,
 }
 
@@ -263,7 +264,7 @@ impl<A> Core<A> {
     pub(crate) fn insert_stream(
         &mut self,
         mut sock: Transport,
-        remote: SocketAddr,
+        remote: Addr,
         server: u32,
         (initial, timeouts): (u16, Timeouts),
         connecting: bool,

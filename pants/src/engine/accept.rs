@@ -64,7 +64,7 @@ impl<A: App> Engine<A> {
                 log::warn!("accept on {}: accepting connections again", srv.local);
             }
             let initial = (srv.initial, (srv.timeouts)());
-            let made = catch_unwind(AssertUnwindSafe(|| (srv.make)(peer)));
+            let made = catch_unwind(AssertUnwindSafe(|| (srv.make)(&peer)));
             let Ok(Some(app)) = made else {
                 if made.is_err() {
                     log::error!("the accept hook panicked; connection from {peer} dropped");
@@ -73,7 +73,7 @@ impl<A: App> Engine<A> {
             };
             match self
                 .core
-                .insert_stream(sock, peer, key as u32, initial, false)
+                .insert_stream(sock, peer.clone(), key as u32, initial, false)
             {
                 Ok(conn) => {
                     self.core.born.push((conn, app));

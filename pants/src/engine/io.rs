@@ -25,7 +25,7 @@ impl<A: App> Engine<A> {
             Ok(None) => false,
             Ok(Some(peer)) => {
                 io.life.connected();
-                io.remote = crate::sys::listener::canonical(peer);
+                io.remote = peer;
                 if let Some(extra) = io.extra.as_mut() {
                     extra.connect = None;
                     if let Some(d) = extra.deadlines.as_mut() {

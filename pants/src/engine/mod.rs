@@ -25,14 +25,13 @@ mod shutdown;
 mod timers;
 mod turn;
 
-use std::net::SocketAddr;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use mio::{Events, Token, Waker};
 
-use crate::addr::IntoAddr;
+use crate::addr::{Addr, IntoAddr};
 use crate::api::channel::{App, Channel, Member};
 use crate::api::server::{ServerId, ServerRef, StreamId};
 use crate::api::stream::Stream;
@@ -139,8 +138,13 @@ impl<A: App> Engine<A> {
     /// Listens on `addr`; each connection gets `C::default()`.
     ///
     /// `addr` is `"HOST:PORT"`, `"[V6]:PORT"` (`"[::]:PORT"` is dual-stack), a
-    /// bare port (every interface) or a [`SocketAddr`]; port 0 picks a free
-    /// port, which [`ServerRef::local_addr`] tells.
+    /// bare port (every interface) or a [`SocketAddr`](std::net::SocketAddr);
+    /// port 0 picks a free port, which [`ServerRef::local_addr`] tells. A
+    /// path (`"/run/app.sock"`, `"./app.sock"`, `"unix:app.sock"`, a
+    /// [`Path`](std::path::Path)) listens on a Unix stream socket, `"@name"`
+    /// on a Linux abstract one: a socket file left by a dead process is
+    /// replaced, a path where a live server listens is an error, and the
+    /// file is removed when the server closes or the engine goes.
     pub fn listen<C>(&mut self, addr: impl IntoAddr) -> Result<ServerId>
     where
         C: Channel<App = A> + Default,
@@ -155,7 +159,7 @@ impl<A: App> Engine<A> {
     where
         C: Channel<App = A>,
         A: Member<C>,
-        F: FnMut(SocketAddr) -> Option<C> + 'static,
+        F: FnMut(&Addr) -> Option<C> + 'static,
     {
         self.listen_with_options(addr, ListenOptions::default(), accept)
     }
@@ -174,7 +178,7 @@ impl<A: App> Engine<A> {
     where
         C: Channel<App = A>,
         A: Member<C>,
-        F: FnMut(SocketAddr) -> Option<C> + 'static,
+        F: FnMut(&Addr) -> Option<C> + 'static,
     {
         let (mut listener, local) = listen_any(&addr, options)?;
         let generation = self.core.next_generation();

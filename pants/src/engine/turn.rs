@@ -80,9 +80,13 @@ impl<A: App> Engine<A> {
     }
 
     fn wait_time(&mut self, timeout: Option<Duration>) -> Option<Duration> {
+        // A stream kept for `run_until_closed` closed in this turn's work:
+        // return so the caller sees it, rather than wait for an event that
+        // may never come.
         if self.core.timers.has_turn_work()
             || !self.core.resume.is_empty()
             || !self.core.failed.is_empty()
+            || !self.kept.is_empty()
         {
             return Some(Duration::ZERO);
         }

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use mio::net::{TcpListener, TcpStream};
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::addr::IntoAddr;
+use crate::addr::{Addr, IntoAddr, UnixAddr};
 use crate::error::{Error, Result};
 use crate::sys::listener::Listener;
 use crate::sys::transport::Transport;
@@ -47,10 +47,10 @@ pub(crate) fn bind_listener(addr: SocketAddr, options: ListenOptions) -> io::Res
 }
 
 /// Listens on the first address that binds; the error names the first failure.
-pub(crate) fn listen_any(
-    addr: &impl IntoAddr,
-    options: ListenOptions,
-) -> Result<(Listener, SocketAddr)> {
+pub(crate) fn listen_any(addr: &impl IntoAddr, options: ListenOptions) -> Result<(Listener, Addr)> {
+    if let Some(name) = addr.unix() {
+        return crate::sys::listener::bind_unix(&name?);
+    }
     let addrs = addr.resolve(true).map_err(|e| match e {
         Error::Connect { addr, source } => Error::Address {
             input: addr,
@@ -63,11 +63,11 @@ pub(crate) fn listen_any(
         match bind_listener(candidate, options) {
             Ok(listener) => {
                 let local = listener.local_addr()?;
-                return Ok((Listener::Tcp(listener), local));
+                return Ok((Listener::Tcp(listener), Addr::Ip(local)));
             }
             Err(source) => {
                 first.get_or_insert(Error::Listen {
-                    addr: candidate,
+                    addr: Addr::Ip(candidate),
                     source,
                 });
             }
@@ -79,17 +79,23 @@ pub(crate) fn listen_any(
     }))
 }
 
+/// Starts a connect to a Unix socket.
+pub(crate) fn start_connect_unix(name: &UnixAddr) -> io::Result<(Transport, Addr)> {
+    let sock = mio::net::UnixStream::connect_addr(&name.to_std()?)?;
+    Ok((Transport::Unix(sock), Addr::unix(name.clone())))
+}
+
 /// Starts a connect to the first address that accepts the attempt.
 pub(crate) fn start_connect(
     rest: &mut Vec<SocketAddr>,
-) -> std::result::Result<(Transport, SocketAddr), io::Error> {
+) -> std::result::Result<(Transport, Addr), io::Error> {
     let mut last = io::Error::new(io::ErrorKind::AddrNotAvailable, "no address to connect to");
     while !rest.is_empty() {
         let addr = rest.remove(0);
         match TcpStream::connect(addr) {
             Ok(sock) => {
                 let _ = sock.set_nodelay(true);
-                return Ok((Transport::Tcp(sock), addr));
+                return Ok((Transport::Tcp(sock), Addr::Ip(addr)));
             }
             Err(e) => last = e,
         }

@@ -4,17 +4,19 @@
 //! here alone.
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr};
+use std::net::Shutdown;
 
-use mio::net::TcpStream;
+use mio::net::{TcpStream, UnixStream};
 use mio::{Interest, Registry, Token};
 
+use crate::addr::{Addr, UnixAddr};
 use crate::proto::write_queue::WriteQueue;
 
 /// A stream's socket.
 #[derive(Debug)]
 pub(crate) enum Transport {
     Tcp(TcpStream),
+    Unix(UnixStream),
     /// Not connected yet, or connecting failed before a socket existed.
     None,
 }
@@ -23,12 +25,8 @@ impl Transport {
     /// Reads once into `buf` (`Interrupted` is retried).
     pub(crate) fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
-            Self::Tcp(sock) => loop {
-                match sock.read(buf) {
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    other => return other,
-                }
-            },
+            Self::Tcp(sock) => retry(|| sock.read(buf)),
+            Self::Unix(sock) => retry(|| sock.read(buf)),
             Self::None => Err(io::ErrorKind::NotConnected.into()),
         }
     }
@@ -43,6 +41,7 @@ impl Transport {
     pub(crate) fn write_queue(&mut self, queue: &mut WriteQueue) -> io::Result<bool> {
         match self {
             Self::Tcp(sock) => queue.drain_into(|bytes| sock.write(bytes)),
+            Self::Unix(sock) => queue.drain_into(|bytes| sock.write(bytes)),
             Self::None => Ok(queue.is_empty()),
         }
     }
@@ -51,6 +50,7 @@ impl Transport {
     pub(crate) fn shutdown_write(&mut self) -> io::Result<()> {
         match self {
             Self::Tcp(sock) => sock.shutdown(Shutdown::Write),
+            Self::Unix(sock) => sock.shutdown(Shutdown::Write),
             Self::None => Ok(()),
         }
     }
@@ -59,6 +59,9 @@ impl Transport {
     pub(crate) fn register(&mut self, registry: &Registry, token: Token) -> io::Result<()> {
         match self {
             Self::Tcp(sock) => {
+                registry.register(sock, token, Interest::READABLE | Interest::WRITABLE)
+            }
+            Self::Unix(sock) => {
                 registry.register(sock, token, Interest::READABLE | Interest::WRITABLE)
             }
             Self::None => Ok(()),
@@ -70,30 +73,72 @@ impl Transport {
             Self::Tcp(sock) => {
                 let _ = registry.deregister(sock);
             }
+            Self::Unix(sock) => {
+                let _ = registry.deregister(sock);
+            }
             Self::None => {}
         }
     }
 
-    pub(crate) fn local_addr(&self) -> io::Result<SocketAddr> {
+    pub(crate) fn local_addr(&self) -> io::Result<Addr> {
         match self {
-            Self::Tcp(sock) => sock.local_addr(),
+            Self::Tcp(sock) => sock.local_addr().map(Addr::Ip),
+            Self::Unix(sock) => sock
+                .local_addr()
+                .map(|a| Addr::unix(UnixAddr::from_std(&a))),
             Self::None => Err(io::ErrorKind::NotConnected.into()),
         }
     }
 
     /// A connecting socket's outcome: `Ok(Some(peer))` connected,
     /// `Ok(None)` not yet, `Err` failed.
-    pub(crate) fn connect_result(&self, errored: bool) -> io::Result<Option<SocketAddr>> {
-        let Self::Tcp(sock) = self else {
-            return Err(io::ErrorKind::NotConnected.into());
+    pub(crate) fn connect_result(&self, errored: bool) -> io::Result<Option<Addr>> {
+        let (error, peer) = match self {
+            Self::Tcp(sock) => (
+                sock.take_error()?,
+                sock.peer_addr()
+                    .map(|a| Addr::Ip(crate::sys::listener::canonical(a))),
+            ),
+            Self::Unix(sock) => (
+                sock.take_error()?,
+                sock.peer_addr().map(|a| Addr::unix(UnixAddr::from_std(&a))),
+            ),
+            Self::None => return Err(io::ErrorKind::NotConnected.into()),
         };
-        if let Some(e) = sock.take_error()? {
+        if let Some(e) = error {
             return Err(e);
         }
-        match sock.peer_addr() {
+        match peer {
             Ok(peer) => Ok(Some(peer)),
             Err(e) if e.kind() == io::ErrorKind::NotConnected && !errored => Ok(None),
             Err(e) => Err(e),
+        }
+    }
+
+    /// The peer's process, user and group, for a Unix stream (`SO_PEERCRED`).
+    pub(crate) fn peer_credentials(&self) -> io::Result<crate::addr::Credentials> {
+        match self {
+            Self::Unix(sock) => {
+                let cred = rustix::net::sockopt::socket_peercred(sock)?;
+                Ok(crate::addr::Credentials {
+                    pid: cred.pid.as_raw_nonzero().get(),
+                    uid: cred.uid.as_raw(),
+                    gid: cred.gid.as_raw(),
+                })
+            }
+            _ => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "peer credentials exist only for Unix sockets",
+            )),
+        }
+    }
+}
+
+fn retry(mut f: impl FnMut() -> io::Result<usize>) -> io::Result<usize> {
+    loop {
+        match f() {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            other => return other,
         }
     }
 }

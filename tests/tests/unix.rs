@@ -1,0 +1,504 @@
+//! Unix stream sockets: every framing kind over TCP and over a Unix socket
+//! (the same cases, Python 3 as the peer), abstract names, stale and busy
+//! socket files, peer credentials, the `unix_echo` example.
+
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+
+use pants::Channel;
+use pants::prelude::*;
+
+use crate::util::{self, ExampleServer, TIMEOUT, bracket, python};
+
+/// A fresh socket path in a fresh directory, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> Self {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("pants-{tag}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create a temp dir");
+        Self(dir)
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+// ---------------------------------------------------------------- channels
+
+#[derive(Default)]
+struct Lines;
+
+#[channel]
+impl Lines {
+    #[on_read(delimiter = "\r\n", max = 16)]
+    fn line(&mut self, s: &mut Stream<Self>, line: &[u8]) {
+        bracket(s, line);
+    }
+
+    #[on_overflow_error]
+    fn long(&mut self, s: &mut Stream<Self>, _error: &pants::Error) {
+        s.write(b"<overflow>");
+    }
+}
+
+#[derive(Default)]
+struct Blocks;
+
+#[channel]
+impl Blocks {
+    #[on_read(bytes = 3)]
+    fn block(&mut self, s: &mut Stream<Self>, block: &[u8]) {
+        bracket(s, block);
+    }
+}
+
+#[derive(Default)]
+struct Words;
+
+#[channel]
+impl Words {
+    #[on_read(regex = r"\s+")]
+    fn word(&mut self, s: &mut Stream<Self>, word: &[u8]) {
+        bracket(s, word);
+    }
+}
+
+#[derive(Default)]
+struct Pairs;
+
+#[channel]
+impl Pairs {
+    #[on_read(regex = r"([a-z]+)=([0-9]+);", mode = "match")]
+    fn pair(&mut self, s: &mut Stream<Self>, m: Match<'_>) {
+        s.write_all(&[
+            b"[",
+            m.get(1).unwrap_or(b"?"),
+            b":",
+            m.get(2).unwrap_or(b"?"),
+            b"]",
+        ]);
+    }
+}
+
+#[derive(Default)]
+struct Prefixed;
+
+#[channel]
+impl Prefixed {
+    #[on_read(prefix = u16, max = 64)]
+    fn message(&mut self, s: &mut Stream<Self>, payload: &[u8]) {
+        bracket(s, payload);
+    }
+}
+
+#[derive(Default)]
+struct Sums;
+
+#[channel]
+impl Sums {
+    #[on_read]
+    fn pair(&mut self, s: &mut Stream<Self>, (a, b): (u16, u16)) {
+        s.write(format!("[{}]", u32::from(a) + u32::from(b)).as_bytes());
+    }
+}
+
+#[derive(Default)]
+struct HeadBody {
+    len: u8,
+}
+
+#[channel]
+impl HeadBody {
+    #[on_read(initial)]
+    fn head(&mut self, s: &mut Stream<Self>, len: u8) {
+        self.len = len;
+        s.switch(Self::BODY);
+    }
+
+    #[on_read(bytes = self.len)]
+    fn body(&mut self, s: &mut Stream<Self>, body: &[u8]) {
+        bracket(s, body);
+        s.switch(Self::HEAD);
+    }
+}
+
+#[derive(Default)]
+struct Chunks;
+
+#[channel]
+impl Chunks {
+    #[on_read]
+    fn data(&mut self, s: &mut Stream<Self>, data: &[u8]) {
+        s.write(data);
+    }
+}
+
+// ---------------------------------------------------------------- the peer
+
+/// Python 3 client: connects to `tcp HOST PORT` or `unix PATH`, sends each
+/// hex-encoded piece as its own `send` (with a short pause so the server
+/// reads them apart), half-closes, and prints all it receives until EOF.
+const PEER: &str = r#"
+import socket, sys, time
+kind = sys.argv[1]
+if kind == "tcp":
+    s = socket.create_connection((sys.argv[2], int(sys.argv[3])), timeout=5)
+    pieces = sys.argv[4:]
+else:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(5)
+    name = sys.argv[2]
+    s.connect("\0" + name[1:] if name.startswith("@") else name)
+    pieces = sys.argv[3:]
+for p in pieces:
+    s.sendall(bytes.fromhex(p))
+    time.sleep(0.02)
+s.shutdown(socket.SHUT_WR)
+data = b""
+while True:
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    data += chunk
+sys.stdout.buffer.write(data)
+"#;
+
+/// Where a case runs.
+#[derive(Clone, Copy, Debug)]
+enum Over {
+    Tcp,
+    Unix,
+    Abstract,
+}
+
+/// Runs channel `C` over `over`, sends `pieces` (each its own write) from
+/// Python, and returns what came back.
+fn exchange<C>(over: Over, pieces: &[&[u8]]) -> Vec<u8>
+where
+    C: Channel<App = C> + App + Default,
+{
+    let dir = TempDir::new("framing");
+    let listen = match over {
+        Over::Tcp => "127.0.0.1:0".to_owned(),
+        Over::Unix => dir.path("s.sock").display().to_string(),
+        Over::Abstract => format!(
+            "@pants-test-{}-{}",
+            std::process::id(),
+            dir.0.file_name().and_then(|n| n.to_str()).unwrap_or("x")
+        ),
+    };
+    let bg =
+        util::spawn(move |e: &mut Engine<C>| Some(e.listen::<C>(listen.as_str()).expect("listen")));
+    let local = bg.local();
+    let mut args: Vec<String> = match (&local, over) {
+        (addr, Over::Tcp) => {
+            let ip = addr.as_ip().expect("an IP listener");
+            vec!["tcp".into(), ip.ip().to_string(), ip.port().to_string()]
+        }
+        (addr, _) => vec!["unix".into(), addr.to_string()],
+    };
+    args.extend(pieces.iter().map(|p| hex(p)));
+    let out = python(PEER, &args);
+    bg.stop();
+    out
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::new(), |mut out, b| {
+        let _ = write!(out, "{b:02x}");
+        out
+    })
+}
+
+/// Runs the same case over every transport and checks the answer.
+#[track_caller]
+fn same_everywhere<C>(pieces: &[&[u8]], want: &[u8])
+where
+    C: Channel<App = C> + App + Default,
+{
+    for over in [Over::Tcp, Over::Unix, Over::Abstract] {
+        let got = exchange::<C>(over, pieces);
+        assert_eq!(
+            util::show(&got),
+            util::show(want),
+            "over {over:?}, pieces {pieces:?}"
+        );
+    }
+}
+
+#[test]
+fn every_framing_kind_over_tcp_and_unix() {
+    same_everywhere::<Lines>(
+        &[b"one\r", b"\ntwo\r\n", b"a-line-over-16-bytes\r\nok\r\nend"],
+        b"[one][two]<overflow>[ok][end]",
+    );
+    same_everywhere::<Blocks>(&[b"ab", b"cdef", b"g"], b"[abc][def]");
+    same_everywhere::<Words>(&[b"alpha  be", b"ta\ngamma"], b"[alpha][beta][gamma]");
+    same_everywhere::<Pairs>(&[b"a=1;bb=", b"22;"], b"[a:1][bb:22]");
+    same_everywhere::<Prefixed>(&[b"\x00\x03ab", b"c\x00\x00\x00\x02hi"], b"[abc][][hi]");
+    same_everywhere::<Sums>(&[b"\x00\x2a\x00", b"\x51"], b"[123]");
+    same_everywhere::<HeadBody>(&[b"\x03ab", b"c\x00\x02x", b"y"], b"[abc][][xy]");
+    same_everywhere::<Chunks>(&[b"any", b"thing"], b"anything");
+}
+
+// ---------------------------------------------------------------- files and names
+
+/// Listens on `addr` in a new engine thread; the listen result.
+fn try_listen(addr: &str) -> pants::Result<String> {
+    let addr = addr.to_owned();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let bg = util::spawn(move |e: &mut Engine<Chunks>| {
+        let result = e.listen::<Chunks>(addr.as_str());
+        let shown = result.as_ref().map(|id| {
+            e.server(*id)
+                .and_then(|s| s.local_addr())
+                .map(|a| a.to_string())
+        });
+        tx.send(
+            shown
+                .map(Option::unwrap_or_default)
+                .map_err(|e| ToString::to_string(&e)),
+        )
+        .expect("send");
+        None
+    });
+    let result = rx.recv_timeout(TIMEOUT).expect("listen result");
+    bg.stop();
+    result.map_err(|message| pants::Error::Address {
+        input: String::new(),
+        reason: message,
+    })
+}
+
+#[test]
+fn a_stale_socket_file_is_replaced_and_a_live_one_is_not_stolen() {
+    let dir = TempDir::new("stale");
+    let path = dir.path("s.sock");
+    // A socket file nobody listens on: what a killed server leaves.
+    drop(std::os::unix::net::UnixListener::bind(&path).expect("bind"));
+    assert!(path.exists());
+    let shown = try_listen(path.to_str().expect("utf-8")).expect("a stale file is replaced");
+    assert_eq!(shown, path.display().to_string());
+    assert!(!path.exists(), "the file is removed when the engine goes");
+
+    // A live listener owns the path: listening there is an error.
+    let live = std::os::unix::net::UnixListener::bind(&path).expect("bind");
+    let err = try_listen(path.to_str().expect("utf-8")).expect_err("in use");
+    let message = err.to_string();
+    assert!(
+        message.contains("s.sock") && message.contains("listening"),
+        "{message}"
+    );
+    assert!(path.exists(), "the live server keeps its file");
+    UnixStream::connect(&path).expect("the live server still answers");
+    drop(live);
+}
+
+#[test]
+fn unix_listen_errors_name_the_path() {
+    let dir = TempDir::new("errors");
+    let missing = dir.path("no/such/dir/s.sock");
+    let long = dir.path(&"x".repeat(200));
+    let file = dir.path("plain");
+    std::fs::write(&file, b"not a socket").expect("write");
+    for (path, words) in [
+        (&missing, "No such file"),
+        (&long, "shorter"),
+        (&file, "not a socket"),
+    ] {
+        let err = try_listen(path.to_str().expect("utf-8")).expect_err("must fail");
+        let message = err.to_string();
+        assert!(
+            message.contains(path.file_name().and_then(|n| n.to_str()).expect("name"))
+                && message.contains(words),
+            "{}: {message}",
+            path.display()
+        );
+    }
+    assert_eq!(
+        std::fs::read(&file).expect("read"),
+        b"not a socket",
+        "left alone"
+    );
+}
+
+#[test]
+fn server_close_removes_the_socket_file() {
+    let dir = TempDir::new("close");
+    let path = dir.path("s.sock");
+    let listen = path.clone();
+    let bg = util::spawn(move |e: &mut Engine<Chunks>| {
+        Some(e.listen::<Chunks>(listen.as_path()).expect("listen"))
+    });
+    assert!(path.exists());
+    let id = bg.server_id();
+    bg.call(move |e| e.server(id).expect("server").close());
+    assert!(!path.exists(), "closing the server removes its file");
+    bg.stop();
+}
+
+// ---------------------------------------------------------------- credentials, addresses
+
+#[derive(Default)]
+struct WhoAmI;
+
+#[channel]
+impl WhoAmI {
+    #[on_connect]
+    fn hello(&mut self, s: &mut Stream<Self>) {
+        let line = match s.peer_credentials() {
+            Ok(c) => format!(
+                "pid={} uid={} gid={} peer={}\n",
+                c.pid,
+                c.uid,
+                c.gid,
+                s.remote_addr()
+            ),
+            Err(e) => format!("error {e}\n"),
+        };
+        s.write(line.as_bytes());
+        s.close();
+    }
+}
+
+#[test]
+fn peer_credentials_on_a_unix_stream() {
+    let dir = TempDir::new("cred");
+    let path = dir.path("s.sock");
+    let listen = path.clone();
+    let bg = util::spawn(move |e: &mut Engine<WhoAmI>| {
+        Some(e.listen::<WhoAmI>(listen.as_path()).expect("listen"))
+    });
+    let mut client = UnixStream::connect(&path).expect("connect");
+    client.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+    let mut got = String::new();
+    std::io::Read::read_to_string(&mut client, &mut got).expect("read");
+    let uid = std::fs::metadata("/proc/self")
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m))
+        .expect("uid");
+    assert_eq!(
+        got,
+        format!(
+            "pid={} uid={uid} gid={} peer=unix:(unnamed)\n",
+            std::process::id(),
+            std::os::unix::fs::MetadataExt::gid(&std::fs::metadata("/proc/self").expect("gid"))
+        ),
+    );
+    bg.stop();
+
+    // Over TCP there are no credentials: a clear error.
+    let bg = util::serve::<WhoAmI>();
+    let mut tcp = util::connect(bg.addr());
+    let got = util::read_to_eof(&mut tcp);
+    let got = String::from_utf8_lossy(&got);
+    assert!(got.starts_with("error ") && got.contains("Unix"), "{got}");
+}
+
+// ---------------------------------------------------------------- clients
+
+#[derive(Default)]
+struct Fetch {
+    got: Vec<u8>,
+    error: Option<String>,
+}
+
+#[channel]
+impl Fetch {
+    #[on_connect]
+    fn hello(&mut self, s: &mut Stream<Self>) {
+        s.write(b"ping");
+        s.shutdown_write();
+    }
+
+    #[on_read]
+    fn data(&mut self, _s: &mut Stream<Self>, data: &[u8]) {
+        self.got.extend_from_slice(data);
+    }
+
+    #[on_connect_error]
+    fn failed(&mut self, _s: &mut Stream<Self>, error: &pants::Error) {
+        self.error = Some(error.to_string());
+    }
+}
+
+#[test]
+fn a_client_connects_to_a_unix_path_and_an_abstract_name() {
+    let dir = TempDir::new("client");
+    let path = dir.path("echo.sock");
+    let name = format!("@pants-client-{}", std::process::id());
+    for target in [path.display().to_string(), name] {
+        let listen = target.clone();
+        let bg = util::spawn(move |e: &mut Engine<Chunks>| {
+            Some(e.listen::<Chunks>(listen.as_str()).expect("listen"))
+        });
+        let mut engine = Engine::<Fetch>::new().expect("engine");
+        let id = engine
+            .connect(target.as_str(), Fetch::default())
+            .expect("connect");
+        let fetch: Fetch = engine.run_until_closed(id).expect("closed");
+        assert_eq!(fetch.got, b"ping", "{target}");
+        assert_eq!(fetch.error, None);
+        bg.stop();
+    }
+    // Nobody there: on_connect_error names the path.
+    let mut engine = Engine::<Fetch>::new().expect("engine");
+    let missing = dir.path("nobody.sock");
+    let id = engine
+        .connect(missing.as_path(), Fetch::default())
+        .expect("connect");
+    let fetch: Fetch = engine.run_until_closed(id).expect("closed");
+    let error = fetch.error.expect("a connect error");
+    assert!(error.contains("nobody.sock"), "{error}");
+}
+
+// ---------------------------------------------------------------- the example
+
+#[test]
+fn unix_echo_example() {
+    let dir = TempDir::new("example");
+    let path = dir.path("echo.sock");
+    let server = ExampleServer::start("unix_echo", path.to_str().expect("utf-8"));
+    assert_eq!(
+        server.shown,
+        path.display().to_string(),
+        "listening on PATH"
+    );
+    let mut client = UnixStream::connect(&path).expect("connect");
+    client.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+    std::io::Write::write_all(&mut client, b"hello over unix").expect("write");
+    client
+        .shutdown(std::net::Shutdown::Write)
+        .expect("shutdown");
+    let mut got = Vec::new();
+    std::io::Read::read_to_end(&mut client, &mut got).expect("read");
+    assert_eq!(got, b"hello over unix");
+
+    // A second server on the same path: a clear error, exit 1.
+    let busy = std::process::Command::new(util::example("unix_echo"))
+        .arg(&path)
+        .output()
+        .expect("run");
+    assert_eq!(busy.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&busy.stderr);
+    assert!(
+        stderr.starts_with("error: ") && stderr.contains("echo.sock"),
+        "{stderr}"
+    );
+
+    server.signal("TERM");
+    let (status, _) = server.wait(TIMEOUT);
+    assert!(status.success(), "{status}");
+    assert!(!path.exists(), "the socket file is removed at shutdown");
+}
