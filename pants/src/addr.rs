@@ -105,6 +105,22 @@ impl From<SocketAddr> for Addr {
     }
 }
 
+/// An IP address works wherever std takes one (`TcpStream::connect(addr)`);
+/// a Unix one is an `InvalidInput` error there.
+impl ToSocketAddrs for Addr {
+    type Iter = std::option::IntoIter<SocketAddr>;
+
+    fn to_socket_addrs(&self) -> std::io::Result<Self::Iter> {
+        match self {
+            Self::Ip(a) => Ok(Some(*a).into_iter()),
+            Self::Unix(u) => Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("{u} is a Unix socket, not an IP address"),
+            )),
+        }
+    }
+}
+
 impl fmt::Display for Addr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
