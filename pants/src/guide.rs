@@ -67,13 +67,13 @@
 //! impl Chat {
 //!     #[on_connect]
 //!     fn joined(&mut self, s: &mut Stream<Self>) {
-//!         let msg = format!("Connected: {}\r\n", s.remote_addr().ip());
+//!         let msg = format!("Connected: {}\r\n", s.remote_addr().host());
 //!         s.broadcast(msg.as_bytes());
 //!     }
 //!
 //!     #[on_read(delimiter = "\r\n")]
 //!     fn line(&mut self, s: &mut Stream<Self>, line: &[u8]) {
-//!         let mut msg = format!("{}: ", s.remote_addr().ip()).into_bytes();
+//!         let mut msg = format!("{}: ", s.remote_addr().host()).into_bytes();
 //!         msg.extend_from_slice(line);
 //!         msg.extend_from_slice(b"\r\n");
 //!         s.broadcast(&msg);
@@ -81,7 +81,7 @@
 //!
 //!     #[on_close]
 //!     fn left(&mut self, s: &mut Stream<Self>) {
-//!         let msg = format!("Disconnected: {}\r\n", s.remote_addr().ip());
+//!         let msg = format!("Disconnected: {}\r\n", s.remote_addr().host());
 //!         s.broadcast(msg.as_bytes());
 //!     }
 //! }

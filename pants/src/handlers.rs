@@ -90,11 +90,15 @@ pub use pants_derive::on_connect;
 /// # }
 /// ```
 pub use pants_derive::on_connect_error;
-/// Marks the method called when input breaks a read state's cap: more than
-/// `max` bytes buffered without a frame ([`Error::Overflow`]), or a length
-/// prefix or `bytes = expr` over `max` ([`Error::FrameTooLarge`]). Without
-/// it the stream is closed. If the handler keeps the stream open, input
-/// resumes after the next delimiter, or after the too-large frame's bytes.
+/// Marks the method called when a frame is longer than its read state's
+/// `max`, whatever way the input was split: a complete frame over `max`, or
+/// an announced length (a prefix, `bytes = expr`) over it, is
+/// [`Error::FrameTooLarge`]; an unfinished frame that can no longer fit is
+/// [`Error::Overflow`]. Which of the two a long line gives depends on
+/// whether its delimiter had arrived, so treat both alike. Without this
+/// handler the stream is closed. If the handler keeps the stream open,
+/// input resumes after the next delimiter, or after the too-large frame's
+/// bytes.
 ///
 /// ```
 /// use pants::prelude::*;

@@ -18,13 +18,13 @@
 //! impl Chat {
 //!     #[on_connect]
 //!     fn hello(&mut self, s: &mut Stream<Self>) {
-//!         let msg = format!("Connected: {}\r\n", s.remote_addr().ip());
+//!         let msg = format!("Connected: {}\r\n", s.remote_addr().host());
 //!         s.broadcast(msg.as_bytes());
 //!     }
 //!
 //!     #[on_read(delimiter = "\r\n")]
 //!     fn line(&mut self, s: &mut Stream<Self>, line: &[u8]) {
-//!         let who = format!("{}: ", s.remote_addr().ip());
+//!         let who = format!("{}: ", s.remote_addr().host());
 //!         s.server().map(|mut server| {
 //!             for part in [who.as_bytes(), line, b"\r\n"] {
 //!                 server.broadcast(part);
