@@ -30,40 +30,29 @@ pub(crate) struct ServerIo<A> {
 impl<A> Core<A> {
     /// Stops a listener and closes its connections (gracefully).
     pub(crate) fn close_server(&mut self, key: usize, reason: &CloseReason) {
-        let Some(srv) = self.server_mut(key) else {
-            return;
-        };
-        let Some(mut listener) = srv.listener.take() else {
-            return;
-        };
-        let conns = std::mem::take(&mut srv.conns);
-        listener.deregister(self.poll.registry());
-        for conn in conns {
-            if let Some(io) = self.stream_mut(conn as usize) {
-                io.server = NO_SERVER;
-            }
+        for conn in self.stop_listening(key) {
             self.close(conn as usize, reason.clone());
         }
-        self.slots.remove(key);
     }
 
     /// Stops a listener, leaving its connections open (graceful shutdown
-    /// winds them down itself).
-    pub(crate) fn stop_listening(&mut self, key: usize) {
+    /// winds them down itself); returns them, no longer linked to it.
+    pub(crate) fn stop_listening(&mut self, key: usize) -> Vec<u32> {
         let Some(srv) = self.server_mut(key) else {
-            return;
+            return Vec::new();
         };
         let Some(mut listener) = srv.listener.take() else {
-            return;
+            return Vec::new();
         };
         let conns = std::mem::take(&mut srv.conns);
         listener.deregister(self.poll.registry());
-        for conn in conns {
+        for &conn in &conns {
             if let Some(io) = self.stream_mut(conn as usize) {
                 io.server = NO_SERVER;
             }
         }
         self.slots.remove(key);
+        conns
     }
 
     /// Drops `(server, pos)` from a server's live list.

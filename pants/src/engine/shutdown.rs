@@ -46,7 +46,7 @@ impl<A: App> Engine<A> {
             (servers, streams)
         };
         for key in servers {
-            self.core.stop_listening(key);
+            let _ = self.core.stop_listening(key);
         }
         for key in streams {
             let open = self.core.stream(key).is_some_and(|io| io.life.is_open());

@@ -8,5 +8,7 @@ pub mod deadlines;
 pub mod framing;
 pub mod lifecycle;
 pub mod read;
+#[cfg(test)]
+mod testing;
 pub mod timer;
 pub mod write_queue;

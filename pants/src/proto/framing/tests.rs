@@ -64,35 +64,7 @@ fn naive_delimited(input: &[u8], delim: &[u8]) -> Vec<Vec<u8>> {
     frames
 }
 
-/// A tiny xorshift64 generator: deterministic, dependency free.
-struct XorShift(u64);
-
-impl XorShift {
-    fn step(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-
-    /// A number in `0..n` (`n > 0`).
-    fn below(&mut self, n: usize) -> usize {
-        (self.step() % n as u64) as usize
-    }
-
-    fn bytes(&mut self, alphabet: &[u8], len: usize) -> Vec<u8> {
-        (0..len)
-            .map(|_| alphabet[self.below(alphabet.len())])
-            .collect()
-    }
-
-    fn cuts(&mut self, len: usize) -> Vec<usize> {
-        let count = self.below(6);
-        (0..count).map(|_| self.below(len + 1)).collect()
-    }
-}
+use crate::proto::testing::XorShift;
 
 fn regex(pattern: &str) -> Regex {
     Regex::new(pattern).unwrap()

@@ -2,38 +2,7 @@ use super::*;
 
 // ---------------------------------------------------------------- helpers
 
-/// A tiny xorshift64 generator: deterministic, dependency free.
-struct XorShift(u64);
-
-impl XorShift {
-    fn step(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-
-    /// A number in `0..n` (`n > 0`).
-    fn below(&mut self, n: usize) -> usize {
-        let n = u64::try_from(n).expect("usize fits in u64");
-        usize::try_from(self.step() % n).expect("below a usize")
-    }
-
-    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-        items[self.below(items.len())]
-    }
-
-    fn bytes(&mut self, alphabet: &[u8], len: usize) -> Vec<u8> {
-        (0..len).map(|_| self.pick(alphabet)).collect()
-    }
-
-    fn cuts(&mut self, len: usize) -> Vec<usize> {
-        let count = self.below(6);
-        (0..count).map(|_| self.below(len + 1)).collect()
-    }
-}
+use crate::proto::testing::XorShift;
 
 fn plain(framing: Framing<'static>, max: usize) -> Rule {
     Rule {
