@@ -5,7 +5,7 @@
 //! | `"127.0.0.1:4040"` | that IPv4 address |
 //! | `"[::1]:4040"` | that IPv6 address; `"[::]:4040"` is dual-stack (IPv4 clients too) |
 //! | `"4040"` | every interface, IPv6 and IPv4 (dual-stack `[::]`, or `0.0.0.0` without IPv6) |
-//! | `"localhost:4040"` | the host name, resolved (blocking `getaddrinfo`); every result is tried in turn |
+//! | `"localhost:4040"` | the host name: `connect` resolves it on a helper thread (the engine serves others meanwhile) and tries every address, IPv6 and IPv4 interleaved; `listen` resolves it at once |
 //! | a [`SocketAddr`] | itself |
 //! | `"/run/app.sock"`, `"./app.sock"`, `"unix:app.sock"`, a [`Path`] | a Unix stream socket at that path |
 //! | `"@app"` | a Linux abstract Unix socket name (no file) |
@@ -178,6 +178,11 @@ pub trait IntoAddr {
     fn unix(&self) -> Option<Result<UnixAddr>> {
         None
     }
+    /// The host name and port, if this names a host to resolve (`connect`
+    /// then resolves it off the event loop instead of calling `resolve`).
+    fn name(&self) -> Option<(String, u16)> {
+        None
+    }
 }
 
 impl IntoAddr for Addr {
@@ -275,6 +280,9 @@ impl IntoAddr for &str {
     fn unix(&self) -> Option<Result<UnixAddr>> {
         unix_str(self)
     }
+    fn name(&self) -> Option<(String, u16)> {
+        name_str(self)
+    }
 }
 
 impl IntoAddr for String {
@@ -286,6 +294,9 @@ impl IntoAddr for String {
     }
     fn unix(&self) -> Option<Result<UnixAddr>> {
         unix_str(self)
+    }
+    fn name(&self) -> Option<(String, u16)> {
+        name_str(self)
     }
 }
 
@@ -299,10 +310,54 @@ impl IntoAddr for &String {
     fn unix(&self) -> Option<Result<UnixAddr>> {
         unix_str(self)
     }
+    fn name(&self) -> Option<(String, u16)> {
+        name_str(self)
+    }
 }
 
-/// Parses `HOST:PORT`, `[V6]:PORT` or a bare port.
+/// What address text names: socket addresses, or a host name to resolve.
+enum Parsed<'a> {
+    Addrs(Vec<SocketAddr>),
+    Name(&'a str, u16),
+}
+
+/// Parses `HOST:PORT`, `[V6]:PORT` or a bare port, and resolves a host
+/// name (blocking).
 fn resolve_str(input: &str, listening: bool) -> Result<Vec<SocketAddr>> {
+    match parse_str(input, listening)? {
+        Parsed::Addrs(addrs) => Ok(addrs),
+        Parsed::Name(host, port) => resolve_name(host, port).map_err(|source| Error::Connect {
+            addr: input.to_owned(),
+            source,
+        }),
+    }
+}
+
+/// The host name and port of a `HOST:PORT` text whose host is not an IP
+/// literal, for resolution off the event loop.
+fn name_str(input: &str) -> Option<(String, u16)> {
+    match parse_str(input, false) {
+        Ok(Parsed::Name(host, port)) => Some((host.to_owned(), port)),
+        _ => None,
+    }
+}
+
+/// Resolves a host name with the system resolver (blocking).
+pub(crate) fn resolve_name(host: &str, port: u16) -> std::io::Result<Vec<SocketAddr>> {
+    let found: Vec<SocketAddr> = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| std::io::Error::new(e.kind(), format!("cannot resolve host `{host}`: {e}")))?
+        .collect();
+    if found.is_empty() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("host `{host}` has no addresses"),
+        ));
+    }
+    Ok(found)
+}
+
+fn parse_str(input: &str, listening: bool) -> Result<Parsed<'_>> {
     let bad = |reason: &str| Error::Address {
         input: input.to_owned(),
         reason: reason.to_owned(),
@@ -314,7 +369,7 @@ fn resolve_str(input: &str, listening: bool) -> Result<Vec<SocketAddr>> {
         ));
     }
     if let Ok(addr) = text.parse::<SocketAddr>() {
-        return Ok(vec![addr]);
+        return Ok(Parsed::Addrs(vec![addr]));
     }
     if text.bytes().all(|b| b.is_ascii_digit()) {
         let port: u16 = text.parse().map_err(|_| bad("port must be 0..=65535"))?;
@@ -324,10 +379,10 @@ fn resolve_str(input: &str, listening: bool) -> Result<Vec<SocketAddr>> {
             ));
         }
         // Dual-stack `[::]`, or IPv4 only where IPv6 is unavailable.
-        return Ok(vec![
+        return Ok(Parsed::Addrs(vec![
             SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, port, 0, 0)),
             SocketAddr::from(([0, 0, 0, 0], port)),
-        ]);
+        ]));
     }
     let Some((host, port)) = text.rsplit_once(':') else {
         return Err(bad("missing port; expected HOST:PORT, [IPV6]:PORT or PORT"));
@@ -347,17 +402,7 @@ fn resolve_str(input: &str, listening: bool) -> Result<Vec<SocketAddr>> {
     if host.starts_with('[') {
         return Err(bad("not a valid IPv6 address"));
     }
-    let found: Vec<SocketAddr> = (host, port.parse::<u16>().unwrap_or(0))
-        .to_socket_addrs()
-        .map_err(|e| Error::Connect {
-            addr: input.to_owned(),
-            source: std::io::Error::new(e.kind(), format!("cannot resolve host `{host}`: {e}")),
-        })?
-        .collect();
-    if found.is_empty() {
-        return Err(bad(&format!("host `{host}` has no addresses")));
-    }
-    Ok(found)
+    Ok(Parsed::Name(host, port.parse::<u16>().unwrap_or(0)))
 }
 
 #[cfg(test)]

@@ -195,13 +195,23 @@ impl<A: App> Group<A> {
         let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
             let mut engine = {
                 let _turn = self.wait_turn(index);
-                let mut engine = Engine::new()?;
-                engine.stop_on_signals()?;
                 if self.failed() {
                     return Ok(());
                 }
-                setup(index, &mut engine)?;
-                engine
+                // Fail the group before the turn passes on, so no later
+                // engine can see every setup done and start.
+                let made = Engine::new().and_then(|mut engine| {
+                    engine.stop_on_signals()?;
+                    setup(index, &mut engine)?;
+                    Ok(engine)
+                });
+                match made {
+                    Ok(engine) => engine,
+                    Err(e) => {
+                        self.fail();
+                        return Err(e);
+                    }
+                }
             };
             // No engine starts before every setup succeeded.
             self.wait_setups_done();
@@ -260,12 +270,16 @@ impl<A: App> Group<A> {
     }
 }
 
-struct TurnGuard<'a, A> {
+struct TurnGuard<'a, A: App> {
     group: &'a Group<A>,
 }
 
-impl<A> Drop for TurnGuard<'_, A> {
+impl<A: App> Drop for TurnGuard<'_, A> {
     fn drop(&mut self) {
+        if thread::panicking() {
+            // A setup panicked: fail the group before the turn passes on.
+            self.group.fail();
+        }
         let mut turn = lock(&self.group.turn);
         *turn += 1;
         self.group.turn_changed.notify_all();

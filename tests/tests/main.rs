@@ -14,7 +14,7 @@
 //!   programs streaming at each other, `max` as a frame-length limit.
 //! - `shutdown`: graceful shutdown, close reasons, panics, `run_until_closed`.
 //! - `timeouts`: idle, read, write and connect timeouts on a manual clock.
-//! - `unix`: Unix stream sockets (the framing cases over TCP and Unix,
+//! - `unix`: Unix stream sockets and name resolution (the framing cases over TCP and Unix,
 //!   abstract names, socket files, credentials, `unix_echo`).
 
 mod conformance;

@@ -502,3 +502,104 @@ fn unix_echo_example() {
     assert!(status.success(), "{status}");
     assert!(!path.exists(), "the socket file is removed at shutdown");
 }
+
+// ---------------------------------------------------------------- name resolution
+
+/// A client that says `ping`, half-closes, and notes when it ends.
+#[derive(Default)]
+struct Timed {
+    got: Vec<u8>,
+    connected: Option<std::time::Instant>,
+    closed: Option<std::time::Instant>,
+    error: Option<String>,
+}
+
+#[channel]
+impl Timed {
+    #[on_connect]
+    fn hello(&mut self, s: &mut Stream<Self>) {
+        self.connected = Some(std::time::Instant::now());
+        s.write(b"ping");
+        s.shutdown_write();
+    }
+
+    #[on_read]
+    fn data(&mut self, _s: &mut Stream<Self>, data: &[u8]) {
+        self.got.extend_from_slice(data);
+    }
+
+    #[on_connect_error]
+    fn failed(&mut self, _s: &mut Stream<Self>, error: &pants::Error) {
+        self.error = Some(error.to_string());
+    }
+
+    #[on_close]
+    fn closed(&mut self, _s: &mut Stream<Self>) {
+        self.closed = Some(std::time::Instant::now());
+    }
+}
+
+#[test]
+fn a_slow_resolution_holds_no_other_stream_up_and_every_address_is_tried() {
+    let good = util::serve::<Chunks>();
+    let good_addr = good.addr();
+    let refused = util::closed_port();
+    let refused_addr = refused.addr;
+    let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut engine = Engine::<Timed>::new().expect("engine");
+    let log = std::sync::Arc::clone(&asked);
+    engine.set_resolver(move |host, port| {
+        log.lock().expect("log").push(format!("{host}:{port}"));
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        match host {
+            // The first address refuses, the second answers.
+            "slow.test" => Ok(vec![refused_addr, good_addr]),
+            _ => Err(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "no such host",
+            )),
+        }
+    });
+    let started = std::time::Instant::now();
+    let slow = engine
+        .connect("slow.test:7", Timed::default())
+        .expect("connect");
+    let missing = engine
+        .connect("nowhere.test:7", Timed::default())
+        .expect("connect");
+    let direct = engine
+        .connect(good_addr, Timed::default())
+        .expect("connect");
+    for id in [slow, missing, direct] {
+        engine.keep_when_closed(id);
+    }
+    let direct: Timed = engine.run_until_closed(direct).expect("closed");
+    let slow: Timed = engine.run_until_closed(slow).expect("closed");
+    let missing: Timed = engine.run_until_closed(missing).expect("closed");
+
+    assert_eq!(direct.got, b"ping");
+    let direct_done = direct.closed.expect("closed") - started;
+    assert!(
+        direct_done < std::time::Duration::from_millis(300),
+        "the IP literal waited for the resolver: {direct_done:?}"
+    );
+    assert_eq!(
+        slow.got, b"ping",
+        "connected to the second address: {:?}",
+        slow.error
+    );
+    assert!(slow.connected.expect("connected") - started >= std::time::Duration::from_millis(300));
+    let error = missing.error.expect("a connect error");
+    assert!(
+        error.contains("nowhere.test") && error.contains("no such host"),
+        "{error}"
+    );
+    let mut asked = asked.lock().expect("log").clone();
+    asked.sort();
+    assert_eq!(
+        asked,
+        ["nowhere.test:7", "slow.test:7"],
+        "IP literals skip the resolver"
+    );
+    good.stop();
+}

@@ -21,6 +21,20 @@ impl<A> Core<A> {
         if let Some(name) = addr.unix() {
             return self.connect_unix(target, &name?, initial);
         }
+        if let Some((host, port)) = addr.name() {
+            // Resolved on a helper thread; the connect starts when the
+            // result comes back (`Engine::finish_resolutions`).
+            let unspecified = Addr::Ip(SocketAddr::from(([0, 0, 0, 0], 0)));
+            let key = self.insert_stream(Transport::None, unspecified, NO_SERVER, initial, true)?;
+            let io = self.stream_mut(key).expect("inserted above");
+            io.extra().connect = Some(ConnectPlan {
+                target,
+                rest: Vec::new(),
+            });
+            let generation = io.generation;
+            self.resolver.start(key, generation, host, port);
+            return Ok((key, generation));
+        }
         let (mut rest, mut failure) = match addr.resolve(false) {
             Ok(found) => (found, None),
             Err(Error::Connect { addr, source }) => {
@@ -83,23 +97,34 @@ impl<A> Core<A> {
         Ok((key, generation))
     }
 
-    /// Moves a failed connect on to the next address; false when none is left.
-    pub(crate) fn retry_connect(&mut self, key: usize) -> bool {
+    /// Moves a connect on to the next address; the last error when none
+    /// is left.
+    pub(crate) fn retry_connect(&mut self, key: usize) -> std::io::Result<()> {
         let registry = self.poll.registry();
+        let gone = || std::io::Error::from(std::io::ErrorKind::NotConnected);
         let Some(crate::core::Slot::Stream(io)) = self.slots.get_mut(key) else {
-            return false;
+            return Err(gone());
         };
         let generation = io.generation;
         let Some(plan) = io.extra.as_mut().and_then(|e| e.connect.as_mut()) else {
-            return false;
+            return Err(gone());
         };
-        let Ok((sock, remote)) = start_connect(&mut plan.rest) else {
-            return false;
-        };
+        let (sock, remote) = start_connect(&mut plan.rest)?;
         io.sock.deregister(registry);
         io.sock = sock;
         io.remote = remote;
-        io.sock.register(registry, token(key, generation)).is_ok()
+        io.sock.register(registry, token(key, generation))
+    }
+
+    /// Gives a connecting stream the addresses its host name resolved to.
+    pub(crate) fn set_connect_addrs(&mut self, key: usize, addrs: Vec<SocketAddr>) {
+        if let Some(plan) = self
+            .stream_mut(key)
+            .and_then(|io| io.extra.as_mut())
+            .and_then(|e| e.connect.as_mut())
+        {
+            plan.rest = addrs;
+        }
     }
 
     /// The address a connecting stream was asked to reach, for errors.

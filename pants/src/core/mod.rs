@@ -78,6 +78,7 @@ pub struct Core<A> {
     pub(crate) clock: Clock,
     /// Write limits of streams that set none of their own.
     pub(crate) limits: WriteLimits,
+    pub(crate) resolver: crate::sys::resolver::Resolver,
 }
 
 pub(crate) enum Slot<A> {
@@ -102,6 +103,7 @@ impl<A> Core<A> {
             now: clock.now(),
             clock,
             limits: WriteLimits::DEFAULT,
+            resolver: crate::sys::resolver::Resolver::new(),
         })
     }
 

@@ -40,13 +40,38 @@ impl<A: App> Engine<A> {
                 true
             }
             Err(source) => {
-                if self.core.retry_connect(key) {
+                if self.core.retry_connect(key).is_ok() {
                     return false;
                 }
                 let addr = self.core.connect_target(key);
                 self.fail_connect(key, &Error::Connect { addr, source });
                 false
             }
+        }
+    }
+
+    /// Host names resolved on helper threads: start connecting to the
+    /// addresses (each in turn), or report that the name did not resolve.
+    pub(super) fn finish_resolutions(&mut self) {
+        for done in self.core.resolver.take() {
+            let key = done.key;
+            let connecting = self.core.is_live(key, done.generation)
+                && self
+                    .core
+                    .stream(key)
+                    .is_some_and(|io| io.life.has(Lifecycle::CONNECTING));
+            if !connecting {
+                continue;
+            }
+            let started = done.result.and_then(|addrs| {
+                self.core.set_connect_addrs(key, addrs);
+                self.core.retry_connect(key)
+            });
+            if let Err(source) = started {
+                let addr = self.core.connect_target(key);
+                self.fail_connect(key, &Error::Connect { addr, source });
+            }
+            self.settle();
         }
     }
 

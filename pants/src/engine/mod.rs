@@ -94,7 +94,7 @@ pub struct Engine<A> {
 }
 
 struct Shared<A> {
-    waker: Waker,
+    waker: Arc<Waker>,
     stop: AtomicBool,
     calls: Mutex<Vec<RemoteCall<A>>>,
 }
@@ -117,8 +117,9 @@ impl<A: App> Engine<A> {
     /// [`Clock::manual`] one makes timers and timeouts testable without
     /// sleeping).
     pub fn with_clock(clock: Clock) -> Result<Self> {
-        let core = Core::new(clock)?;
-        let waker = Waker::new(core.poll.registry(), WAKER)?;
+        let mut core = Core::new(clock)?;
+        let waker = Arc::new(Waker::new(core.poll.registry(), WAKER)?);
+        core.resolver.waker = Some(Arc::clone(&waker));
         Ok(Self {
             core,
             users: Vec::new(),
@@ -208,8 +209,10 @@ impl<A: App> Engine<A> {
     /// malformed address is an error here; a refused or unreachable peer, a
     /// host name that does not resolve, or the channel's connect timeout
     /// arrives at `#[on_connect_error]` (then `#[on_close]`). Host names are
-    /// resolved with the system resolver (blocking) and every address is
-    /// tried in turn.
+    /// resolved on a helper thread (the engine keeps serving meanwhile; see
+    /// [`set_resolver`](Self::set_resolver)) and every address is tried in
+    /// turn, IPv6 and IPv4 interleaved. A path or `"@name"` connects to a
+    /// Unix socket.
     #[allow(
         clippy::needless_pass_by_value,
         reason = "an address by value reads naturally at the call site"
@@ -270,20 +273,21 @@ impl<A: App> Engine<A> {
     /// # }
     /// ```
     ///
+    /// To wait for several streams, [`keep_when_closed`](Self::keep_when_closed)
+    /// each first, then call this for each: one that closed while the loop
+    /// ran for another is handed over at once.
+    ///
     /// # Errors
-    /// [`Error::Closed`] if the stream was already gone (or is of another
-    /// channel type), [`Error::Stopped`] if the engine was stopped first.
+    /// [`Error::Closed`] if the stream was already gone and not kept (or
+    /// is of another channel type), [`Error::Stopped`] if the engine was
+    /// stopped first.
     pub fn run_until_closed<C>(&mut self, id: StreamId) -> Result<C>
     where
         C: Channel<App = A>,
         A: Member<C>,
     {
         let (key, generation) = (id.key as usize, id.generation);
-        if let Some(io) = self.core.stream_mut(key)
-            && io.generation == generation
-        {
-            io.life.set(Lifecycle::KEEP);
-        }
+        self.keep_when_closed(id);
         loop {
             if let Some(i) = self
                 .kept
@@ -301,6 +305,16 @@ impl<A: App> Engine<A> {
                 return Err(Error::Stopped);
             }
             self.poll(None)?;
+        }
+    }
+
+    /// Keeps a stream's channel value when it closes, for
+    /// [`run_until_closed`](Self::run_until_closed) to hand over later.
+    pub fn keep_when_closed(&mut self, id: StreamId) {
+        if let Some(io) = self.core.stream_mut(id.key as usize)
+            && io.generation == id.generation
+        {
+            io.life.set(Lifecycle::KEEP);
         }
     }
 
@@ -331,6 +345,21 @@ impl<A: App> Engine<A> {
     /// The engine's clock.
     pub fn clock(&self) -> &Clock {
         &self.core.clock
+    }
+
+    /// Replaces the resolver `connect` uses for host names (the system's,
+    /// `getaddrinfo`, by default). It runs on a helper thread, never on the
+    /// engine's, so a slow one holds no other stream up; IP literals and
+    /// Unix paths never reach it. For tests, and for programs with their
+    /// own name service.
+    pub fn set_resolver(
+        &mut self,
+        resolve: impl Fn(&str, u16) -> std::io::Result<Vec<std::net::SocketAddr>>
+        + Send
+        + Sync
+        + 'static,
+    ) {
+        self.core.resolver.hook = Arc::new(resolve);
     }
 
     /// Sets the write limits of every stream that sets none of its own

@@ -21,6 +21,7 @@ impl<A: App> Engine<A> {
         self.core.now = self.core.clock.now();
         self.run_timers();
         self.run_remote_calls();
+        self.finish_resolutions();
         self.report_failures();
         self.run_resumed();
         self.check_shutdown_done();
@@ -41,7 +42,10 @@ impl<A: App> Engine<A> {
         }
         for event in &events {
             match event.token() {
-                WAKER => self.run_remote_calls(),
+                WAKER => {
+                    self.run_remote_calls();
+                    self.finish_resolutions();
+                }
                 SIGNALS => self.take_signal(),
                 token => self.dispatch(token, event),
             }
