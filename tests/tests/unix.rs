@@ -603,3 +603,118 @@ fn a_slow_resolution_holds_no_other_stream_up_and_every_address_is_tried() {
     );
     good.stop();
 }
+
+// ---------------------------------------------------------------- write_file
+
+/// The files the `Sender` channel sends: 10 MiB of a pattern, and 1 byte.
+fn test_files() -> &'static (PathBuf, PathBuf, Vec<u8>) {
+    static FILES: std::sync::OnceLock<(PathBuf, PathBuf, Vec<u8>)> = std::sync::OnceLock::new();
+    FILES.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("pants-files-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let big: Vec<u8> = (0..10u32 << 20).map(|i| (i % 251) as u8).collect();
+        let (a, b) = (dir.join("big"), dir.join("one"));
+        std::fs::write(&a, &big).expect("write");
+        std::fs::write(&b, b"!").expect("write");
+        (a, b, big)
+    })
+}
+
+#[derive(Default)]
+struct Sender;
+
+#[channel]
+impl Sender {
+    #[on_connect]
+    fn send(&mut self, s: &mut Stream<Self>) {
+        let (big, one, _) = test_files();
+        let big = std::fs::File::open(big).expect("open");
+        let one = std::fs::File::open(one).expect("open");
+        s.write(b"<");
+        s.write_file(&big, 0, None).expect("whole file");
+        s.write(b"|");
+        s.write_file(&big, 1000, Some(5000))
+            .expect("a middle range");
+        s.write(b"|");
+        s.write_file(&big, 7, Some(0)).expect("an empty range");
+        s.write_file(&one, 0, None).expect("one byte");
+        s.write(b">");
+        s.close();
+    }
+
+    #[on_read]
+    fn data(&mut self, _s: &mut Stream<Self>, _data: &[u8]) {}
+}
+
+#[test]
+fn write_file_in_order_with_writes_over_tcp_and_unix() {
+    let (_, _, big) = test_files();
+    let mut want = b"<".to_vec();
+    want.extend_from_slice(big);
+    want.push(b'|');
+    want.extend_from_slice(&big[1000..6000]);
+    want.extend_from_slice(b"|!>");
+    let dir = TempDir::new("sendfile");
+    let path = dir.path("s.sock");
+    for listen in ["127.0.0.1:0".to_owned(), path.display().to_string()] {
+        let bg = util::spawn(move |e: &mut Engine<Sender>| {
+            Some(e.listen::<Sender>(listen.as_str()).expect("listen"))
+        });
+        let got = match bg.local() {
+            pants::Addr::Ip(addr) => util::read_to_eof(&mut util::connect(addr)),
+            other => {
+                let mut s = UnixStream::connect(other.to_string()).expect("connect");
+                s.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+                let mut got = Vec::new();
+                std::io::Read::read_to_end(&mut s, &mut got).expect("read");
+                got
+            }
+        };
+        assert_eq!(got.len(), want.len(), "over {}", bg.local());
+        assert!(got == want, "bytes differ over {}", bg.local());
+        bg.stop();
+    }
+}
+
+/// Sends a range longer than its file.
+#[derive(Default)]
+struct Short;
+
+#[channel]
+impl Short {
+    #[on_connect]
+    fn send(&mut self, s: &mut Stream<Self>) {
+        let one = std::fs::File::open(&test_files().1).expect("open");
+        s.write_file(&one, 0, Some(100)).expect("queued");
+    }
+
+    #[on_read]
+    fn data(&mut self, _s: &mut Stream<Self>, _data: &[u8]) {}
+
+    #[on_close]
+    fn closed(&mut self, s: &mut Stream<Self>) {
+        let reason = s
+            .close_reason()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        SHORT_REASON.lock().expect("lock").push(reason);
+    }
+}
+
+static SHORT_REASON: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+#[test]
+fn write_file_of_a_file_shorter_than_its_range_closes_with_an_error() {
+    let bg = util::serve::<Short>();
+    let mut client = util::connect(bg.addr());
+    let got = util::read_until_closed(&mut client);
+    assert_eq!(got, b"!", "the bytes the file had");
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    while SHORT_REASON.lock().expect("lock").is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no on_close");
+        std::thread::yield_now();
+    }
+    let reason = SHORT_REASON.lock().expect("lock")[0].clone();
+    assert!(reason.contains("ended before the range"), "{reason}");
+    bg.stop();
+}

@@ -150,6 +150,42 @@ impl<'a, C: Channel> Stream<'a, C> {
         if queued { Ok(()) } else { Err(Error::Closed) }
     }
 
+    /// Queues `len` bytes of `file` from `offset` (`None`: to its end), sent
+    /// with `sendfile` in order with the other writes: bytes written before
+    /// go first, bytes written after follow. The range counts toward the
+    /// write watermarks but not the hard cap (it is not in memory). An
+    /// empty range queues nothing. If the file turns out shorter than the
+    /// range, the stream closes with an `UnexpectedEof` error (its close
+    /// reason), never hangs.
+    ///
+    /// # Errors
+    /// [`Error::Io`] if the file cannot be duplicated or measured,
+    /// [`Error::Closed`] if the stream no longer takes writes.
+    pub fn write_file(
+        &mut self,
+        file: &std::fs::File,
+        offset: u64,
+        len: Option<u64>,
+    ) -> Result<()> {
+        let len = match len {
+            Some(n) => n,
+            None => file.metadata()?.len().saturating_sub(offset),
+        };
+        let key = self.key;
+        let Some(io) = self
+            .core
+            .stream_mut(key)
+            .filter(|io| io.life.takes_writes())
+        else {
+            return Err(Error::Closed);
+        };
+        if len > 0 {
+            io.wq.push_file(file.try_clone()?, offset, len);
+            self.core.mark_dirty(key);
+        }
+        Ok(())
+    }
+
     /// Tries to send the queue now instead of when the handler returns.
     /// A write error closes the stream (its close reason says why).
     pub fn flush(&mut self) {

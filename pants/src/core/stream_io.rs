@@ -113,7 +113,8 @@ impl<A> Core<A> {
         if len == 0 {
             return true;
         }
-        let queued = io.wq.len();
+        // The cap is on memory: file ranges (`write_file`) are not in it.
+        let queued = io.wq.memory_len();
         if queued > 0 && queued.saturating_add(len) > limits.max {
             if limits.past_max == PastMax::Close {
                 log::warn!(

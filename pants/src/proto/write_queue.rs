@@ -78,10 +78,37 @@ impl Default for WriteLimits {
 }
 
 /// Bytes waiting to be written, from a write offset on; allocated lazily.
+/// File ranges (`write_file`) wait in order among them, as markers at a
+/// byte position, so they cost no memory for their contents.
 #[derive(Debug, Default)]
 pub struct WriteQueue {
     buf: Vec<u8>,
     off: usize,
+    /// File ranges in order, each to be sent when the bytes queued before
+    /// it have gone; `None` while there are none (the common case).
+    files: Option<Box<Files>>,
+}
+
+#[derive(Debug, Default)]
+struct Files {
+    parts: std::collections::VecDeque<FilePart>,
+    /// Bytes of the buffer ever written: a part's `at` counts in these.
+    written: u64,
+    /// Bytes of file left in `parts`.
+    left: u64,
+}
+
+/// A range of a file waiting in a write queue.
+#[derive(Debug)]
+pub struct FilePart {
+    /// The file (its own descriptor: the caller's may close).
+    pub file: std::fs::File,
+    /// Where the range continues.
+    pub offset: u64,
+    /// Bytes of the range still to send.
+    pub left: u64,
+    /// Queue position (bytes appended before it).
+    at: u64,
 }
 
 impl WriteQueue {
@@ -90,17 +117,41 @@ impl WriteQueue {
         Self {
             buf: Vec::new(),
             off: 0,
+            files: None,
         }
     }
 
-    /// Bytes queued and not yet written.
+    /// Bytes queued and not yet written, file ranges included.
     pub fn len(&self) -> usize {
+        let file = self.files.as_ref().map_or(0, |f| f.left);
+        (self.buf.len() - self.off).saturating_add(usize::try_from(file).unwrap_or(usize::MAX))
+    }
+
+    /// Bytes queued in memory (what the hard cap counts).
+    pub fn memory_len(&self) -> usize {
         self.buf.len() - self.off
     }
 
     /// Whether nothing is queued.
     pub fn is_empty(&self) -> bool {
-        self.off == self.buf.len()
+        self.off == self.buf.len() && self.files.as_ref().is_none_or(|f| f.parts.is_empty())
+    }
+
+    /// Queues `left` bytes of `file` from `offset`, after what is queued.
+    pub fn push_file(&mut self, file: std::fs::File, offset: u64, left: u64) {
+        if left == 0 {
+            return;
+        }
+        let pending = (self.buf.len() - self.off) as u64;
+        let files = self.files.get_or_insert_with(Box::default);
+        let at = files.written + pending;
+        files.left += left;
+        files.parts.push_back(FilePart {
+            file,
+            offset,
+            left,
+            at,
+        });
     }
 
     /// The bytes to write next.
@@ -154,25 +205,85 @@ impl WriteQueue {
     pub fn clear(&mut self) {
         self.buf = Vec::new();
         self.off = 0;
+        self.files = None;
     }
 
     /// Writes the queue through `sink` until it is empty (`Ok(true)`) or the
     /// sink would block (`Ok(false)`); `Interrupted` is retried, a sink that
     /// takes nothing is `WriteZero`, other errors are returned.
-    pub fn drain_into(
+    pub fn drain_into(&mut self, sink: impl FnMut(&[u8]) -> io::Result<usize>) -> io::Result<bool> {
+        self.drain(sink, |_, _| {
+            Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "this sink cannot send files",
+            ))
+        })
+    }
+
+    /// [`drain_into`](Self::drain_into) with file ranges: `send_file(part,
+    /// max)` sends up to `max` bytes of the part from its offset and
+    /// returns how many (`sendfile`, or a read-and-write fallback). A file
+    /// that ends before its range is `UnexpectedEof`.
+    pub fn drain(
         &mut self,
         mut sink: impl FnMut(&[u8]) -> io::Result<usize>,
+        mut send_file: impl FnMut(&mut FilePart, usize) -> io::Result<usize>,
     ) -> io::Result<bool> {
-        while !self.is_empty() {
-            match sink(self.pending()) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => self.consume(n),
+        loop {
+            // Bytes up to the next file part (all of them when none waits).
+            let limit = match self
+                .files
+                .as_ref()
+                .and_then(|f| f.parts.front().map(|p| (p.at, f.written)))
+            {
+                Some((at, written)) => usize::try_from(at - written).unwrap_or(usize::MAX),
+                None => usize::MAX,
+            };
+            let bytes = &self.buf[self.off..];
+            let bytes = &bytes[..bytes.len().min(limit)];
+            if !bytes.is_empty() {
+                match sink(bytes) {
+                    Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                    Ok(n) => {
+                        if let Some(files) = self.files.as_mut() {
+                            files.written += n as u64;
+                        }
+                        self.consume(n);
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+                continue;
+            }
+            let Some(files) = self.files.as_mut() else {
+                return Ok(true);
+            };
+            let Some(part) = files.parts.front_mut() else {
+                self.files = None;
+                return Ok(self.off == self.buf.len());
+            };
+            let chunk = usize::try_from(part.left.min(1 << 30)).unwrap_or(1 << 30);
+            match send_file(part, chunk) {
+                Ok(0) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "the file ended before the range given to write_file",
+                    ));
+                }
+                Ok(n) => {
+                    let n = n as u64;
+                    part.left -= n;
+                    files.left -= n;
+                    if part.left == 0 {
+                        files.parts.pop_front();
+                    }
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
         }
-        Ok(true)
     }
 }
 

@@ -10,7 +10,7 @@ use mio::net::{TcpStream, UnixStream};
 use mio::{Interest, Registry, Token};
 
 use crate::addr::{Addr, UnixAddr};
-use crate::proto::write_queue::WriteQueue;
+use crate::proto::write_queue::{FilePart, WriteQueue};
 
 /// A stream's socket.
 #[derive(Debug)]
@@ -40,8 +40,20 @@ impl Transport {
     /// Writes the queue until it is empty (`Ok(true)`) or the socket is full.
     pub(crate) fn write_queue(&mut self, queue: &mut WriteQueue) -> io::Result<bool> {
         match self {
-            Self::Tcp(sock) => queue.drain_into(|bytes| sock.write(bytes)),
-            Self::Unix(sock) => queue.drain_into(|bytes| sock.write(bytes)),
+            Self::Tcp(sock) => {
+                let sock = &*sock;
+                queue.drain(
+                    |bytes| Write::write(&mut &*sock, bytes),
+                    |part, max| sendfile(sock, part, max),
+                )
+            }
+            Self::Unix(sock) => {
+                let sock = &*sock;
+                queue.drain(
+                    |bytes| Write::write(&mut &*sock, bytes),
+                    |part, max| sendfile(sock, part, max),
+                )
+            }
             Self::None => Ok(queue.is_empty()),
         }
     }
@@ -132,6 +144,17 @@ impl Transport {
             )),
         }
     }
+}
+
+/// Sends up to `max` bytes of a file part with `sendfile` (no copy through
+/// user space); the part's offset moves on.
+fn sendfile(sock: impl std::os::fd::AsFd, part: &mut FilePart, max: usize) -> io::Result<usize> {
+    Ok(rustix::fs::sendfile(
+        sock,
+        &part.file,
+        Some(&mut part.offset),
+        max,
+    )?)
 }
 
 fn retry(mut f: impl FnMut() -> io::Result<usize>) -> io::Result<usize> {

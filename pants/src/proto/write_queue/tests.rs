@@ -455,3 +455,45 @@ fn a_queue_that_never_drains_stays_compact() {
         );
     }
 }
+
+#[test]
+fn file_parts_go_out_in_order_among_bytes() {
+    let file = || std::fs::File::open("/proc/self/stat").expect("a file to name");
+    let mut q = WriteQueue::new();
+    q.extend(&[b"ab"]);
+    q.push_file(file(), 0, 3);
+    q.push_file(file(), 0, 0);
+    q.extend(&[b"cd"]);
+    q.push_file(file(), 0, 2);
+    assert_eq!(q.len(), 9);
+    assert_eq!(q.memory_len(), 4, "file ranges are not in memory");
+    let out = std::cell::RefCell::new(Vec::new());
+    let mut sent = Vec::new();
+    // A sink taking one byte at a time, a "sendfile" writing F per byte.
+    let done = q
+        .drain(
+            |b| {
+                out.borrow_mut().push(b[0]);
+                Ok(1)
+            },
+            |part, max| {
+                let n = max.min(2);
+                sent.push(n);
+                part.offset += n as u64;
+                out.borrow_mut().extend(std::iter::repeat_n(b'F', n));
+                Ok(n)
+            },
+        )
+        .expect("drain");
+    assert!(done && q.is_empty());
+    assert_eq!(out.into_inner(), b"abFFFcdFF");
+    assert_eq!(sent, [2, 1, 2]);
+}
+
+#[test]
+fn a_file_that_ends_early_is_an_error() {
+    let mut q = WriteQueue::new();
+    q.push_file(std::fs::File::open("/proc/self/stat").expect("file"), 0, 10);
+    let err = q.drain(|b| Ok(b.len()), |_, _| Ok(0)).unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+}
