@@ -23,8 +23,8 @@ use pants::prelude::*;
 use pants::{Channel, PastMax, WriteLimits};
 
 use crate::util::{
-    self, Bg, ChildGuard, ExampleServer, Rx, TIMEOUT, Tx, connect, example, expect_bytes, read_n,
-    read_until_closed, send, show,
+    self, Bg, ChildGuard, Conn, ExampleServer, Rx, TIMEOUT, Tx, connect, example, expect_bytes,
+    read_n, read_until_closed, send, show,
 };
 
 const KIB: usize = 1024;
@@ -287,11 +287,25 @@ fn client_pipes_1_gib_through_echo_in_bounded_memory() {
 
 #[test]
 fn echo_bounded_against_a_client_that_never_reads() {
+    let server = ExampleServer::start("echo", "127.0.0.1:0");
+    let addr = server.addr;
+    never_reading_client(&server, || Conn::Tcp(connect(addr)));
+    let dir = util::TempDir::new("never-reads");
+    let path = dir.path("echo.sock").display().to_string();
+    let server = ExampleServer::start("unix_echo", &path);
+    let local = pants::Addr::Unix(Box::new(pants::UnixAddr::Path(path.into())));
+    never_reading_client(&server, || util::connect_to(&local));
+}
+
+/// Floods `server` (an echo) from a client that never reads: the server
+/// stops reading it, its memory stays bounded, and it serves a polite
+/// client meanwhile.
+#[track_caller]
+fn never_reading_client(server: &ExampleServer, connect: impl Fn() -> Conn) {
     const CAP: usize = 512 * MIB;
     const GROWTH_CAP_KIB: usize = 16 * 1024;
-    let server = ExampleServer::start("echo", "127.0.0.1:0");
     let before = memory_kib(server.pid(), "VmRSS");
-    let mut hog = connect(server.addr);
+    let mut hog = connect();
     // A write that makes no progress for 2 s ends the flood.
     hog.set_write_timeout(Some(Duration::from_secs(2)))
         .expect("set_write_timeout");
@@ -309,7 +323,8 @@ fn echo_bounded_against_a_client_that_never_reads() {
     }
     let after = memory_kib(server.pid(), "VmRSS");
     eprintln!(
-        "never-reading client: sent {} KiB; echo VmRSS {before} -> {after} KiB",
+        "never-reading client of {}: sent {} KiB; VmRSS {before} -> {after} KiB",
+        server.shown,
         sent / KIB
     );
     assert!(
@@ -321,7 +336,7 @@ fn echo_bounded_against_a_client_that_never_reads() {
         "echo VmRSS grew from {before} KiB to {after} KiB"
     );
     // The server still serves everyone else.
-    let mut polite = connect(server.addr);
+    let mut polite = connect();
     let data = pattern_at(0, CHUNK);
     send(&mut polite, data);
     assert!(
@@ -1067,20 +1082,29 @@ impl Streamer {
 
 #[test]
 fn two_pants_programs_streaming_at_each_other_do_not_deadlock() {
+    for over in util::Over::ALL {
+        streaming_at_each_other(over);
+    }
+}
+
+/// Two engines (two programs, as far as the sockets go) each stream 64 MiB
+/// at the other over `over`, and read what comes back.
+fn streaming_at_each_other(over: util::Over) {
     const TOTAL: usize = 64 * MIB;
+    let place = over.place();
     let limit = Duration::from_mins(1);
     let started = Instant::now();
     let (tx, rx) = mpsc::channel();
     let tx_a = tx.clone();
     let a = util::spawn(move |e: &mut Engine<Streamer>| {
         let id = e
-            .listen_with("127.0.0.1:0", move |_| {
+            .listen_with(place.addr.as_str(), move |_| {
                 Some(Streamer::new("A", TOTAL, tx_a.clone()))
             })
             .expect("listen");
         Some(id)
     });
-    let addr = a.addr();
+    let addr = a.local();
     let b = util::spawn(move |e: &mut Engine<Streamer>| {
         e.connect(addr, Streamer::new("B", TOTAL, tx))
             .expect("connect");
@@ -1098,7 +1122,7 @@ fn two_pants_programs_streaming_at_each_other_do_not_deadlock() {
         done.push(event);
     }
     eprintln!(
-        "{TOTAL} bytes each way in {:?}: {done:?}",
+        "{TOTAL} bytes each way over {over:?} in {:?}: {done:?}",
         started.elapsed()
     );
     b.stop();

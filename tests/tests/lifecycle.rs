@@ -200,11 +200,13 @@ fn on_write_runs_once_per_drained_write_and_not_otherwise() {
 
 #[test]
 fn peer_half_close_delivers_every_frame_and_replies_before_eof() {
-    let server = util::serve::<Lines>();
-    let mut c = connect(server.addr());
-    send(&mut c, b"a\r\nb\r\n");
-    c.shutdown(Shutdown::Write).unwrap();
-    assert_eq!(show(&read_to_eof(&mut c)), "[a][b]");
+    for over in util::Over::ALL {
+        let (server, _place) = util::serve_over::<Lines>(over);
+        let mut c = util::connect_to(&server.local());
+        send(&mut c, b"a\r\nb\r\n");
+        c.shutdown(Shutdown::Write).unwrap();
+        assert_eq!(show(&read_to_eof(&mut c)), "[a][b]", "over {over:?}");
+    }
 }
 
 /// Serves `Greeter` on `127.0.0.N:0` (see [`util::own_loopback`]).

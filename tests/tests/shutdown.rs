@@ -227,18 +227,28 @@ impl Polite {
 
 #[test]
 fn shutdown_runs_on_shutdown_and_flushes() {
+    for over in util::Over::ALL {
+        shutdown_flushes(over);
+    }
+}
+
+fn shutdown_flushes(over: util::Over) {
     let (tx, rx) = util::events();
-    let listen = format!("{}:0", util::own_loopback(10));
+    let place = over.place();
+    let listen = match over {
+        util::Over::Tcp => format!("{}:0", util::own_loopback(10)),
+        util::Over::Unix => place.addr.clone(),
+    };
     let server = util::spawn(move |e: &mut Engine<Polite>| {
         Some(
             e.listen_with(listen, move |_| Some(Polite { events: tx.clone() }))
                 .expect("listen"),
         )
     });
-    let addr = server.addr();
-    let mut clients: Vec<TcpStream> = (0..3)
+    let addr = server.local();
+    let mut clients: Vec<util::Conn> = (0..3)
         .map(|_| {
-            let mut c = connect(addr);
+            let mut c = util::connect_to(&addr);
             expect_bytes(&mut c, b"hello\n");
             c
         })
@@ -258,7 +268,7 @@ fn shutdown_runs_on_shutdown_and_flushes() {
         expect_bytes(c, b"bye\n");
     }
     // The listener closed before any on_shutdown ran.
-    util::assert_refused(addr);
+    util::assert_not_served(&addr);
     for c in &mut clients[1..] {
         expect_eof(c);
     }
@@ -287,14 +297,26 @@ fn shutdown_runs_on_shutdown_and_flushes() {
 
 #[test]
 fn shutdown_deadline_closes_peers_that_never_close() {
+    for over in util::Over::ALL {
+        shutdown_deadline(over);
+    }
+}
+
+fn shutdown_deadline(over: util::Over) {
     let (tx, rx) = util::events();
     let clock = Clock::manual();
     let mut e = Engine::<Polite>::with_clock(clock.clone()).expect("Engine::with_clock");
+    let place = over.place();
     let id = e
-        .listen_with("127.0.0.1:0", move |_| Some(Polite { events: tx.clone() }))
+        .listen_with(place.addr.as_str(), move |_| {
+            Some(Polite { events: tx.clone() })
+        })
         .expect("listen");
-    let addr = util::server_addr(&mut e, id);
-    let mut c = connect(addr);
+    let addr = e
+        .server(id)
+        .and_then(|s| s.local_addr())
+        .expect("a listening server");
+    let mut c = util::connect_to(&addr);
     util::pump_engine(&mut e, "the connection", |e| e.stream_count() == 1);
     expect_bytes(&mut c, b"hello\n");
     assert!(!e.is_shutting_down() && !e.is_stopping());
@@ -327,6 +349,10 @@ fn shutdown_deadline_closes_peers_that_never_close() {
     e.start().expect("start");
     assert!(!e.is_stopping());
     assert!(e.server(id).is_none(), "the listener is gone");
+    if over == util::Over::Unix {
+        // (A freed TCP port may be taken by a parallel test's listener.)
+        util::assert_not_served(&addr);
+    }
     assert_eq!(rx.rest(), Vec::<String>::new());
 }
 

@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 use pants::prelude::*;
 use pants::{Channel, Clock};
 
-use crate::util::{self, ChildGuard, Shared, TIMEOUT, connect, expect_bytes, expect_eof, send};
+use crate::util::{
+    self, ChildGuard, Conn, Over, Place, Shared, TIMEOUT, connect, expect_bytes, expect_eof, send,
+};
 
 const SEC: Duration = Duration::from_secs(1);
 const MS: Duration = Duration::from_millis(1);
@@ -47,7 +49,7 @@ impl Log {
             .cloned()
             .expect("on_close always has a reason");
         self.closes
-            .push((s.remote_addr().port().expect("an IP peer"), reason));
+            .push((s.remote_addr().port().unwrap_or(0), reason));
     }
 }
 
@@ -56,13 +58,30 @@ fn manual_server<C>(make: impl Fn() -> C + 'static) -> (Engine<C>, Clock, Socket
 where
     C: Channel<App = C> + App,
 {
+    let (engine, clock, addr, _) = manual_server_over(Over::Tcp, make);
+    (engine, clock, addr.as_ip().expect("an IP listener"))
+}
+
+/// An engine on a manual clock serving `make()` channels over `over`; keep
+/// the [`Place`] as long as the engine.
+fn manual_server_over<C>(
+    over: Over,
+    make: impl Fn() -> C + 'static,
+) -> (Engine<C>, Clock, pants::Addr, Place)
+where
+    C: Channel<App = C> + App,
+{
     let clock = Clock::manual();
     let mut engine = Engine::with_clock(clock.clone()).expect("Engine::with_clock");
+    let place = over.place();
     let id = engine
-        .listen_with("127.0.0.1:0", move |_| Some(make()))
+        .listen_with(place.addr.as_str(), move |_| Some(make()))
         .expect("listen");
-    let addr = util::server_addr(&mut engine, id);
-    (engine, clock, addr)
+    let addr = engine
+        .server(id)
+        .and_then(|s| s.local_addr())
+        .expect("a listening server");
+    (engine, clock, addr, place)
 }
 
 /// One loop turn that does not wait: runs every timer due by now.
@@ -70,9 +89,26 @@ fn turn<A: App>(engine: &mut Engine<A>) {
     engine.poll(Some(Duration::ZERO)).expect("poll");
 }
 
+/// A blocking client socket that can be switched to non-blocking.
+trait Client: Read {
+    fn set_nonblocking(&self, on: bool) -> std::io::Result<()>;
+}
+
+impl Client for TcpStream {
+    fn set_nonblocking(&self, on: bool) -> std::io::Result<()> {
+        TcpStream::set_nonblocking(self, on)
+    }
+}
+
+impl Client for Conn {
+    fn set_nonblocking(&self, on: bool) -> std::io::Result<()> {
+        Conn::set_nonblocking(self, on)
+    }
+}
+
 /// Whether the server has closed `c` (EOF); false while nothing arrived.
 #[track_caller]
-fn sees_eof(c: &mut TcpStream) -> bool {
+fn sees_eof(c: &mut impl Client) -> bool {
     c.set_nonblocking(true).expect("set_nonblocking");
     let got = c.read(&mut [0u8; 64]);
     c.set_nonblocking(false).expect("set_nonblocking");
@@ -326,12 +362,18 @@ impl Quiet {
 
 #[test]
 fn idle_timeout_moves_with_activity() {
+    for over in Over::ALL {
+        idle_timeout_over(over);
+    }
+}
+
+fn idle_timeout_over(over: Over) {
     let log: Shared<Log> = Shared::default();
-    let (mut e, clock, addr) = manual_server({
+    let (mut e, clock, addr, _place) = manual_server_over(over, {
         let log = log.clone();
         move || Quiet { log: log.clone() }
     });
-    let mut c = connect(addr);
+    let mut c = util::connect_to(&addr);
     util::pump_engine(&mut e, "the connection", |e| e.stream_count() == 1);
     let closes = |log: &Shared<Log>| log.borrow().closes.len();
 
@@ -503,16 +545,25 @@ impl LateFlooder {
 
 /// Serves `make(log)` to a client that never reads; the stream must close
 /// with `Timeout(Write)` 5 s after its queue got stuck.
-fn stuck_queue<C>(make: impl Fn(Shared<Log>) -> C + 'static)
+fn stuck_queue<C>(make: impl Fn(Shared<Log>) -> C + Clone + 'static)
+where
+    C: Channel<App = C> + App,
+{
+    for over in Over::ALL {
+        stuck_queue_over(over, make.clone());
+    }
+}
+
+fn stuck_queue_over<C>(over: Over, make: impl Fn(Shared<Log>) -> C + 'static)
 where
     C: Channel<App = C> + App,
 {
     let log: Shared<Log> = Shared::default();
-    let (mut e, clock, addr) = manual_server({
+    let (mut e, clock, addr, _place) = manual_server_over(over, {
         let log = log.clone();
         move || make(log.clone())
     });
-    let mut c = connect(addr);
+    let mut c = util::connect_to(&addr);
     util::pump_engine(&mut e, "the connection", |e| e.stream_count() == 1);
     let id = log.borrow().streams[0];
     clock.advance(just_under(5 * SEC));

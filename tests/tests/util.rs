@@ -9,7 +9,8 @@
 use std::cell::RefCell;
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::os::unix::net::UnixStream;
 use std::panic::resume_unwind;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -127,6 +128,19 @@ where
     C: Channel<App = C> + App + Default,
 {
     spawn(|e: &mut Engine<C>| Some(e.listen::<C>("127.0.0.1:0").expect("listen")))
+}
+
+/// An engine serving `C::default()` channels over `over`; keep the
+/// [`Place`] as long as the server.
+#[track_caller]
+pub(crate) fn serve_over<C>(over: Over) -> (Bg<C>, Place)
+where
+    C: Channel<App = C> + App + Default,
+{
+    let place = over.place();
+    let addr = place.addr.clone();
+    let bg = spawn(move |e: &mut Engine<C>| Some(e.listen::<C>(addr.as_str()).expect("listen")));
+    (bg, place)
 }
 
 /// An engine serving channels made by `make` on `127.0.0.1:0`.
@@ -416,15 +430,166 @@ pub(crate) fn own_loopback(n: u8) -> String {
     }
 }
 
+// ---------------------------------------------------------------------------
+// The same test over TCP and over a Unix socket.
+
+/// The stream transports a test runs over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Over {
+    Tcp,
+    Unix,
+}
+
+impl Over {
+    /// Every stream transport.
+    pub(crate) const ALL: [Over; 2] = [Over::Tcp, Over::Unix];
+
+    /// A fresh address to listen on: `127.0.0.1:0`, or a socket path in a
+    /// new directory that lives as long as the returned [`Place`].
+    pub(crate) fn place(self) -> Place {
+        match self {
+            Over::Tcp => Place {
+                addr: "127.0.0.1:0".to_owned(),
+                _dir: None,
+            },
+            Over::Unix => {
+                let dir = TempDir::new("over");
+                Place {
+                    addr: dir.path("s.sock").display().to_string(),
+                    _dir: Some(dir),
+                }
+            }
+        }
+    }
+}
+
+/// An address to listen on, and the directory that holds it (if a path).
+pub(crate) struct Place {
+    pub(crate) addr: String,
+    _dir: Option<TempDir>,
+}
+
+/// A fresh directory under the system's temp dir, removed on drop.
+pub(crate) struct TempDir(pub(crate) PathBuf);
+
+impl TempDir {
+    pub(crate) fn new(tag: &str) -> Self {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("pants-{tag}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create a temp dir");
+        Self(dir)
+    }
+
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A blocking client over TCP or a Unix socket, with the same timeouts as
+/// [`connect`].
+pub(crate) enum Conn {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+/// Connects to a pants listener's address, IP or Unix.
 #[track_caller]
-pub(crate) fn send(s: &mut TcpStream, data: &[u8]) {
+pub(crate) fn connect_to(addr: &pants::Addr) -> Conn {
+    if let Some(ip) = addr.as_ip() {
+        return Conn::Tcp(connect(ip));
+    }
+    let s = match addr.as_unix() {
+        Some(pants::UnixAddr::Abstract(name)) => {
+            use std::os::linux::net::SocketAddrExt;
+            std::os::unix::net::SocketAddr::from_abstract_name(name)
+                .and_then(|a| UnixStream::connect_addr(&a))
+        }
+        _ => UnixStream::connect(addr.to_string()),
+    }
+    .unwrap_or_else(|e| panic!("cannot connect to {addr}: {e}"));
+    s.set_read_timeout(Some(TIMEOUT)).expect("set_read_timeout");
+    s.set_write_timeout(Some(TIMEOUT))
+        .expect("set_write_timeout");
+    Conn::Unix(s)
+}
+
+impl Conn {
+    pub(crate) fn shutdown(&self, how: Shutdown) -> std::io::Result<()> {
+        match self {
+            Conn::Tcp(s) => s.shutdown(how),
+            Conn::Unix(s) => s.shutdown(how),
+        }
+    }
+
+    pub(crate) fn set_nonblocking(&self, on: bool) -> std::io::Result<()> {
+        match self {
+            Conn::Tcp(s) => s.set_nonblocking(on),
+            Conn::Unix(s) => s.set_nonblocking(on),
+        }
+    }
+
+    pub(crate) fn set_write_timeout(&self, t: Option<Duration>) -> std::io::Result<()> {
+        match self {
+            Conn::Tcp(s) => s.set_write_timeout(t),
+            Conn::Unix(s) => s.set_write_timeout(t),
+        }
+    }
+}
+
+impl Read for Conn {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Conn::Tcp(s) => s.read(buf),
+            Conn::Unix(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Conn {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Conn::Tcp(s) => s.write(buf),
+            Conn::Unix(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Asserts that nothing serves `addr` any more: a TCP port refuses (see
+/// [`assert_refused`]), a socket path is gone or refuses.
+#[track_caller]
+pub(crate) fn assert_not_served(addr: &pants::Addr) {
+    if let Some(ip) = addr.as_ip() {
+        return assert_refused(ip);
+    }
+    let path = addr.to_string();
+    match UnixStream::connect(&path) {
+        Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::ConnectionRefused) => {}
+        Err(e) => panic!("connect to {path}: {e}"),
+        Ok(_) => panic!("{path} is still served"),
+    }
+}
+
+#[track_caller]
+pub(crate) fn send(s: &mut impl Write, data: &[u8]) {
     s.write_all(data)
         .unwrap_or_else(|e| panic!("writing {:?}: {e}", show(data)));
 }
 
 /// Reads exactly `n` bytes.
 #[track_caller]
-pub(crate) fn read_n(s: &mut TcpStream, n: usize) -> Vec<u8> {
+pub(crate) fn read_n(s: &mut impl Read, n: usize) -> Vec<u8> {
     let mut buf = vec![0; n];
     let mut got = 0;
     while got < n {
@@ -446,14 +611,14 @@ pub(crate) fn read_n(s: &mut TcpStream, n: usize) -> Vec<u8> {
 
 /// Reads `want.len()` bytes and asserts they are `want`.
 #[track_caller]
-pub(crate) fn expect_bytes(s: &mut TcpStream, want: &[u8]) {
+pub(crate) fn expect_bytes(s: &mut impl Read, want: &[u8]) {
     let got = read_n(s, want.len());
     assert_eq!(show(&got), show(want), "unexpected bytes from the peer");
 }
 
 /// Reads one line, up to and including `\r\n`.
 #[track_caller]
-pub(crate) fn read_line(s: &mut TcpStream) -> Vec<u8> {
+pub(crate) fn read_line(s: &mut impl Read) -> Vec<u8> {
     let mut line = Vec::new();
     let mut byte = [0u8];
     while !line.ends_with(b"\r\n") {
@@ -469,7 +634,7 @@ pub(crate) fn read_line(s: &mut TcpStream) -> Vec<u8> {
 
 /// Reads until the peer closes (a reset is an error).
 #[track_caller]
-pub(crate) fn read_to_eof(s: &mut TcpStream) -> Vec<u8> {
+pub(crate) fn read_to_eof(s: &mut impl Read) -> Vec<u8> {
     let mut all = Vec::new();
     let mut buf = vec![0u8; 64 * 1024];
     loop {
@@ -488,7 +653,7 @@ pub(crate) fn read_to_eof(s: &mut TcpStream) -> Vec<u8> {
 
 /// Asserts that the peer closes without sending anything more.
 #[track_caller]
-pub(crate) fn expect_eof(s: &mut TcpStream) {
+pub(crate) fn expect_eof(s: &mut impl Read) {
     let rest = read_to_eof(s);
     assert!(rest.is_empty(), "expected EOF, got {:?}", show(&rest));
 }
@@ -496,7 +661,7 @@ pub(crate) fn expect_eof(s: &mut TcpStream) {
 /// Reads until the peer closes, by EOF or by reset (a socket closed with
 /// unread input resets); returns what came before.
 #[track_caller]
-pub(crate) fn read_until_closed(s: &mut TcpStream) -> Vec<u8> {
+pub(crate) fn read_until_closed(s: &mut impl Read) -> Vec<u8> {
     let mut all = Vec::new();
     let mut buf = [0u8; 4096];
     loop {
