@@ -694,3 +694,125 @@ fn write_file_of_a_file_shorter_than_its_range_closes_with_an_error() {
     assert!(reason.contains("ended before the range"), "{reason}");
     bg.stop();
 }
+
+/// Sends `file` (its whole length when the stream opens) and reports how
+/// the stream closed.
+struct FileSender {
+    path: PathBuf,
+    range: Option<(u64, u64)>,
+    events: util::Tx,
+}
+
+#[channel]
+impl FileSender {
+    #[on_connect]
+    fn send(&mut self, s: &mut Stream<Self>) {
+        let file = std::fs::File::open(&self.path).expect("open");
+        let (offset, len) = self.range.map_or((0, None), |(at, n)| (at, Some(n)));
+        s.write_file(&file, offset, len).expect("queued");
+        s.write(b"end");
+        s.close();
+    }
+
+    #[on_read]
+    fn data(&mut self, _s: &mut Stream<Self>, _data: &[u8]) {}
+
+    #[on_close]
+    fn closed(&mut self, s: &mut Stream<Self>) {
+        let reason = s.close_reason().map(ToString::to_string);
+        self.events.send(reason.unwrap_or_default());
+    }
+}
+
+/// Serves `FileSender`s of `path` over `over`.
+fn file_server(
+    over: util::Over,
+    path: PathBuf,
+    range: Option<(u64, u64)>,
+) -> (util::Bg<FileSender>, util::Place, util::Rx) {
+    let (tx, rx) = util::events();
+    let place = over.place();
+    let listen = place.addr.clone();
+    let bg = util::spawn(move |e: &mut Engine<FileSender>| {
+        Some(
+            e.listen_with(listen.as_str(), move |_| {
+                Some(FileSender {
+                    path: path.clone(),
+                    range,
+                    events: tx.clone(),
+                })
+            })
+            .expect("listen"),
+        )
+    });
+    (bg, place, rx)
+}
+
+#[test]
+fn a_file_truncated_while_being_sent_closes_the_stream_with_an_error() {
+    use std::io::Read;
+    const SIZE: usize = 64 << 20;
+    const FIRST: usize = 1 << 20;
+    let data: Vec<u8> = (0..SIZE).map(|i| (i % 253) as u8).collect();
+    for over in util::Over::ALL {
+        let dir = TempDir::new("truncated");
+        let path = dir.path("big");
+        std::fs::write(&path, &data).expect("write");
+        let (bg, _place, rx) = file_server(over, path.clone(), None);
+        let mut c = util::connect_to(&bg.local());
+        // The server is mid-file (64 MiB is far more than the kernel
+        // buffers) when the file is cut to nothing.
+        let mut got = util::read_n(&mut c, FIRST);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .and_then(|f| f.set_len(0))
+            .expect("truncate");
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            match c.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+                Err(e) => panic!("over {over:?}, after {} bytes: {e}", got.len()),
+            }
+        }
+        assert!(
+            got.len() < SIZE,
+            "over {over:?}: the whole file arrived after it was truncated"
+        );
+        assert!(
+            got == data[..got.len()],
+            "over {over:?}: the bytes sent before the cut differ"
+        );
+        let reason = rx.next();
+        assert!(
+            reason.contains("ended before the range"),
+            "over {over:?}: {reason}"
+        );
+        bg.stop();
+    }
+}
+
+#[test]
+fn write_file_reads_and_writes_a_file_sendfile_refuses() {
+    // Linux's sendfile cannot read most of /proc (EINVAL); this process's
+    // environment is such a file, and stays the same while the test runs.
+    let environ = std::fs::read("/proc/self/environ").expect("read /proc/self/environ");
+    assert!(environ.len() > 20, "an environment to send");
+    let len = environ.len() as u64;
+    for over in util::Over::ALL {
+        for (at, n) in [(0, len), (5, len - 10)] {
+            let path = PathBuf::from("/proc/self/environ");
+            let (bg, _place, rx) = file_server(over, path, Some((at, n)));
+            let mut c = util::connect_to(&bg.local());
+            let got = util::read_to_eof(&mut c);
+            let (at, n) = (at as usize, n as usize);
+            let mut want = environ[at..at + n].to_vec();
+            want.extend_from_slice(b"end");
+            assert!(got == want, "over {over:?}, range {at}+{n}: bytes differ");
+            assert_eq!(rx.next(), "closed locally", "over {over:?}");
+            bg.stop();
+        }
+    }
+}

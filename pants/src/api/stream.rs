@@ -154,9 +154,10 @@ impl<'a, C: Channel> Stream<'a, C> {
     /// with `sendfile` in order with the other writes: bytes written before
     /// go first, bytes written after follow. The range counts toward the
     /// write watermarks but not the hard cap (it is not in memory). An
-    /// empty range queues nothing. If the file turns out shorter than the
-    /// range, the stream closes with an `UnexpectedEof` error (its close
-    /// reason), never hangs.
+    /// empty range queues nothing. A file `sendfile` cannot read (most of
+    /// `/proc`) is read and written instead. If the file turns out shorter
+    /// than the range (or is truncated while being sent), the stream closes
+    /// with an `UnexpectedEof` error (its close reason), never hangs.
     ///
     /// # Errors
     /// [`Error::Io`] if the file cannot be duplicated or measured,

@@ -155,7 +155,16 @@ impl<A> Core<A> {
             return;
         }
         io.life.set(Lifecycle::CLOSING);
-        io.set_reason(reason);
+        // A graceful close that cannot deliver its queue (a reset, a write
+        // timeout, a file cut short) reports that failure, not the close.
+        let lost = !io.wq.is_empty()
+            && !reason.is_orderly()
+            && io.reason().is_some_and(CloseReason::is_orderly);
+        if lost {
+            io.extra().reason = Some(reason);
+        } else {
+            io.set_reason(reason);
+        }
         io.wq.clear();
         self.schedule_close(key);
     }

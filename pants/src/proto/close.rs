@@ -9,8 +9,11 @@ use crate::proto::deadlines::Timeout;
 /// Why a stream closed: [`Stream::close_reason`](crate::Stream::close_reason)
 /// in `#[on_close]`.
 ///
-/// The first reason wins: a stream the application closed whose peer then
-/// resets during the final flush still reports [`CloseReason::Local`].
+/// The first reason wins, with one exception: a graceful close
+/// ([`Local`](Self::Local), [`PeerClosed`](Self::PeerClosed),
+/// [`Shutdown`](Self::Shutdown)) whose final flush fails with bytes still
+/// queued (the peer resets, the write timeout expires, a `write_file` range
+/// runs past its file) reports that failure: queued data was lost.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub enum CloseReason {

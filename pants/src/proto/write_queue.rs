@@ -107,6 +107,9 @@ pub struct FilePart {
     pub offset: u64,
     /// Bytes of the range still to send.
     pub left: u64,
+    /// Sent by reading and writing: `sendfile` refused this file (or the
+    /// transport cannot take it, like TLS).
+    pub copy: bool,
     /// Queue position (bytes appended before it).
     at: u64,
 }
@@ -150,6 +153,7 @@ impl WriteQueue {
             file,
             offset,
             left,
+            copy: false,
             at,
         });
     }

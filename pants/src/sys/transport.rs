@@ -147,14 +147,43 @@ impl Transport {
 }
 
 /// Sends up to `max` bytes of a file part with `sendfile` (no copy through
-/// user space); the part's offset moves on.
+/// user space); the part's offset moves on. A file `sendfile` cannot read
+/// (`EINVAL`: most of `/proc`; `ENOSYS`) is read and written instead, from
+/// then on.
 fn sendfile(sock: impl std::os::fd::AsFd, part: &mut FilePart, max: usize) -> io::Result<usize> {
-    Ok(rustix::fs::sendfile(
-        sock,
-        &part.file,
-        Some(&mut part.offset),
-        max,
-    )?)
+    if !part.copy {
+        match rustix::fs::sendfile(&sock, &part.file, Some(&mut part.offset), max) {
+            Err(rustix::io::Errno::INVAL | rustix::io::Errno::NOSYS) => part.copy = true,
+            other => return Ok(other?),
+        }
+    }
+    copy_file(part, max, |bytes| {
+        rustix::io::write(&sock, bytes).map_err(io::Error::from)
+    })
+}
+
+/// The bytes read from a file per step of the read-and-write fallback.
+const COPY_CHUNK: usize = 64 * 1024;
+
+/// The read-and-write fallback of `sendfile`: reads up to `max` bytes
+/// (at most [`COPY_CHUNK`]) of the part at its offset and writes them to
+/// `sink`; the offset moves by what the sink took. Bytes read and not taken
+/// are read again next time (positional reads: nothing is lost or kept).
+/// `Ok(0)` is the end of the file.
+pub(crate) fn copy_file(
+    part: &mut FilePart,
+    max: usize,
+    mut sink: impl FnMut(&[u8]) -> io::Result<usize>,
+) -> io::Result<usize> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = vec![0u8; max.min(COPY_CHUNK)];
+    let got = retry(|| part.file.read_at(&mut buf, part.offset))?;
+    if got == 0 {
+        return Ok(0);
+    }
+    let n = retry(|| sink(&buf[..got]))?;
+    part.offset += n as u64;
+    Ok(n)
 }
 
 fn retry(mut f: impl FnMut() -> io::Result<usize>) -> io::Result<usize> {
@@ -163,5 +192,92 @@ fn retry(mut f: impl FnMut() -> io::Result<usize>) -> io::Result<usize> {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             other => return other,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::write_queue::WriteQueue;
+
+    /// A file of `n` pattern bytes in a fresh temp dir (removed with it).
+    fn file_of(n: usize, tag: &str) -> (std::fs::File, Vec<u8>, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("pants-copy-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("f");
+        let data: Vec<u8> = (0..n).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&path, &data).expect("write");
+        (std::fs::File::open(&path).expect("open"), data, dir)
+    }
+
+    #[test]
+    fn the_copy_fallback_sends_ranges_through_a_sink_taking_little_at_a_time() {
+        let (file, data, dir) = file_of(200_000, "ranges");
+        let mut q = WriteQueue::default();
+        q.extend(&[b"<"]);
+        q.push_file(file.try_clone().expect("clone"), 0, data.len() as u64);
+        q.extend(&[b"|"]);
+        q.push_file(file, 1000, 70_000);
+        q.extend(&[b">"]);
+        let out = std::cell::RefCell::new(Vec::new());
+        let mut turn = 0usize;
+        loop {
+            // Bytes 7000 per call, file bytes 5000 per call; every third
+            // byte write would block.
+            let done = q
+                .drain(
+                    |b| {
+                        turn += 1;
+                        if turn % 3 == 0 {
+                            return Err(io::ErrorKind::WouldBlock.into());
+                        }
+                        let n = b.len().min(7000);
+                        out.borrow_mut().extend_from_slice(&b[..n]);
+                        Ok(n)
+                    },
+                    |part, max| {
+                        copy_file(part, max, |b| {
+                            let n = b.len().min(5000);
+                            out.borrow_mut().extend_from_slice(&b[..n]);
+                            Ok(n)
+                        })
+                    },
+                )
+                .expect("drain");
+            if done {
+                break;
+            }
+        }
+        let mut want = b"<".to_vec();
+        want.extend_from_slice(&data);
+        want.push(b'|');
+        want.extend_from_slice(&data[1000..71_000]);
+        want.push(b'>');
+        let out = out.into_inner();
+        assert_eq!(out.len(), want.len());
+        assert!(out == want, "bytes differ");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn the_copy_fallback_reports_a_short_file() {
+        let (file, _, dir) = file_of(10, "short");
+        let mut q = WriteQueue::default();
+        q.push_file(file, 4, 100);
+        let mut out = Vec::new();
+        let err = q
+            .drain(
+                |b| Ok(b.len()),
+                |part, max| {
+                    copy_file(part, max, |b| {
+                        out.extend_from_slice(b);
+                        Ok(b.len())
+                    })
+                },
+            )
+            .expect_err("a range past the end of the file");
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+        assert_eq!(out, [4, 5, 6, 7, 8, 9]);
+        let _ = std::fs::remove_dir_all(dir);
     }
 }
