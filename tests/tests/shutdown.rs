@@ -237,7 +237,7 @@ fn shutdown_flushes(over: util::Over) {
     let place = over.place();
     let listen = match over {
         util::Over::Tcp => format!("{}:0", util::own_loopback(10)),
-        util::Over::Unix => place.addr.clone(),
+        util::Over::Unix => place.addr,
     };
     let server = util::spawn(move |e: &mut Engine<Polite>| {
         Some(

@@ -96,13 +96,13 @@ trait Client: Read {
 
 impl Client for TcpStream {
     fn set_nonblocking(&self, on: bool) -> std::io::Result<()> {
-        TcpStream::set_nonblocking(self, on)
+        Self::set_nonblocking(self, on)
     }
 }
 
 impl Client for Conn {
     fn set_nonblocking(&self, on: bool) -> std::io::Result<()> {
-        Conn::set_nonblocking(self, on)
+        Self::set_nonblocking(self, on)
     }
 }
 

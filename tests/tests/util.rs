@@ -442,17 +442,17 @@ pub(crate) enum Over {
 
 impl Over {
     /// Every stream transport.
-    pub(crate) const ALL: [Over; 2] = [Over::Tcp, Over::Unix];
+    pub(crate) const ALL: [Self; 2] = [Self::Tcp, Self::Unix];
 
     /// A fresh address to listen on: `127.0.0.1:0`, or a socket path in a
     /// new directory that lives as long as the returned [`Place`].
     pub(crate) fn place(self) -> Place {
         match self {
-            Over::Tcp => Place {
+            Self::Tcp => Place {
                 addr: "127.0.0.1:0".to_owned(),
                 _dir: None,
             },
-            Over::Unix => {
+            Self::Unix => {
                 let dir = TempDir::new("over");
                 Place {
                     addr: dir.path("s.sock").display().to_string(),
@@ -524,22 +524,22 @@ pub(crate) fn connect_to(addr: &pants::Addr) -> Conn {
 impl Conn {
     pub(crate) fn shutdown(&self, how: Shutdown) -> std::io::Result<()> {
         match self {
-            Conn::Tcp(s) => s.shutdown(how),
-            Conn::Unix(s) => s.shutdown(how),
+            Self::Tcp(s) => s.shutdown(how),
+            Self::Unix(s) => s.shutdown(how),
         }
     }
 
     pub(crate) fn set_nonblocking(&self, on: bool) -> std::io::Result<()> {
         match self {
-            Conn::Tcp(s) => s.set_nonblocking(on),
-            Conn::Unix(s) => s.set_nonblocking(on),
+            Self::Tcp(s) => s.set_nonblocking(on),
+            Self::Unix(s) => s.set_nonblocking(on),
         }
     }
 
     pub(crate) fn set_write_timeout(&self, t: Option<Duration>) -> std::io::Result<()> {
         match self {
-            Conn::Tcp(s) => s.set_write_timeout(t),
-            Conn::Unix(s) => s.set_write_timeout(t),
+            Self::Tcp(s) => s.set_write_timeout(t),
+            Self::Unix(s) => s.set_write_timeout(t),
         }
     }
 }
@@ -547,8 +547,8 @@ impl Conn {
 impl Read for Conn {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         match self {
-            Conn::Tcp(s) => s.read(buf),
-            Conn::Unix(s) => s.read(buf),
+            Self::Tcp(s) => s.read(buf),
+            Self::Unix(s) => s.read(buf),
         }
     }
 }
@@ -556,8 +556,8 @@ impl Read for Conn {
 impl Write for Conn {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         match self {
-            Conn::Tcp(s) => s.write(buf),
-            Conn::Unix(s) => s.write(buf),
+            Self::Tcp(s) => s.write(buf),
+            Self::Unix(s) => s.write(buf),
         }
     }
 

@@ -228,7 +228,7 @@ mod tests {
                 .drain(
                     |b| {
                         turn += 1;
-                        if turn % 3 == 0 {
+                        if turn.is_multiple_of(3) {
                             return Err(io::ErrorKind::WouldBlock.into());
                         }
                         let n = b.len().min(7000);
