@@ -117,9 +117,9 @@ impl<A: App> Engine<A> {
     /// [`Clock::manual`] one makes timers and timeouts testable without
     /// sleeping).
     pub fn with_clock(clock: Clock) -> Result<Self> {
-        let mut core = Core::new(clock)?;
+        let core = Core::new(clock)?;
         let waker = Arc::new(Waker::new(core.poll.registry(), WAKER)?);
-        core.resolver.waker = Some(Arc::clone(&waker));
+        core.resolver.set_waker(Arc::clone(&waker));
         Ok(Self {
             core,
             users: Vec::new(),
