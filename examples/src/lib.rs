@@ -74,10 +74,26 @@ pub fn serve_at<C>(addr: &str)
 where
     C: pants::Channel<App = C> + pants::App + Default,
 {
+    serve_with::<C>(|engine| engine.listen::<C>(addr));
+}
+
+/// [`serve`] with TLS: `listen_tls` on `addr` with `tls`.
+pub fn serve_tls_at<C>(addr: &str, tls: pants::tls::ServerTls)
+where
+    C: pants::Channel<App = C> + pants::App + Default,
+{
+    serve_with::<C>(|engine| engine.listen_tls::<C>(addr, tls));
+}
+
+/// The body of every server example: `listen` makes the server.
+fn serve_with<C>(listen: impl FnOnce(&mut pants::Engine<C>) -> pants::Result<pants::ServerId>)
+where
+    C: pants::Channel<App = C> + pants::App + Default,
+{
     init_logging();
     let run = || -> pants::Result<()> {
         let mut engine = pants::Engine::<C>::new()?;
-        let server = engine.listen::<C>(addr)?;
+        let server = listen(&mut engine)?;
         let local = engine
             .server(server)
             .and_then(|s| s.local_addr())

@@ -125,11 +125,12 @@ impl Channel {
     }
 }
 
-const TIMEOUT_KEYS: [(&str, &str); 4] = [
+const TIMEOUT_KEYS: [(&str, &str); 5] = [
     ("idle_timeout", "idle"),
     ("read_timeout", "read"),
     ("write_timeout", "write"),
     ("connect_timeout", "connect"),
+    ("handshake_timeout", "handshake"),
 ];
 
 /// `#[channel]`, `#[channel(app = Path)]`, `#[channel(idle_timeout = "30s", ...)]`.
@@ -157,11 +158,12 @@ fn parse_args(args: TokenStream, errors: &mut Vec<syn::Error>) -> (Option<Path>,
                 "read_timeout",
                 "write_timeout",
                 "connect_timeout",
+                "handshake_timeout",
             ];
             let hint = attr::closest(&given, &known)
                 .map(|k| format!("did you mean `{k}`? "))
                 .unwrap_or_default();
-            return Err(meta.error(format!("unknown key in #[channel]; {hint}expected `app = EnumName` (an enum with #[derive(App)]), `idle_timeout`, `read_timeout`, `write_timeout` or `connect_timeout` (as in `idle_timeout = \"30s\"`)")));
+            return Err(meta.error(format!("unknown key in #[channel]; {hint}expected `app = EnumName` (an enum with #[derive(App)]), `idle_timeout`, `read_timeout`, `write_timeout`, `connect_timeout` or `handshake_timeout` (as in `idle_timeout = \"30s\"`)")));
         };
         if timeouts.iter().any(|t| t.key == key) {
             return Err(meta.error(format!("duplicate key `{name}`; give it once")));

@@ -17,10 +17,12 @@ pub(crate) enum Kind {
     ResumeWriting,
     Timeout,
     Shutdown,
+    Handshake,
+    HandshakeError,
 }
 
 impl Kind {
-    pub(crate) const ALL: [(&'static str, Self); 10] = [
+    pub(crate) const ALL: [(&'static str, Self); 12] = [
         ("on_read", Self::Read),
         ("on_connect", Self::Connect),
         ("on_write", Self::Write),
@@ -31,6 +33,8 @@ impl Kind {
         ("on_resume_writing", Self::ResumeWriting),
         ("on_timeout", Self::Timeout),
         ("on_shutdown", Self::Shutdown),
+        ("on_handshake", Self::Handshake),
+        ("on_handshake_error", Self::HandshakeError),
     ];
 
     pub(crate) fn name(self) -> &'static str {

@@ -153,6 +153,12 @@ fn expand(channel: &Channel) -> TokenStream {
             quote!(, error: ::pants::Timeout),
         ),
         (Kind::Shutdown, "__pants_shutdown", quote!()),
+        (Kind::Handshake, "__pants_handshake", quote!()),
+        (
+            Kind::HandshakeError,
+            "__pants_handshake_error",
+            quote!(, error: &::pants::Error),
+        ),
     ];
     // One fn per handler, each under the handler's #[cfg]s: handlers under
     // #[cfg] may be alternatives (validation rejected unconditional twins).
@@ -252,11 +258,12 @@ fn timeouts_const(channel: &Channel) -> Option<TokenStream> {
             },
         )
     };
-    let (idle, read, write, connect) = (
+    let (idle, read, write, connect, handshake) = (
         field("idle"),
         field("read"),
         field("write"),
         field("connect"),
+        field("handshake"),
     );
     Some(quote! {
         const __PANTS_TIMEOUTS: ::pants::__private::Timeouts = ::pants::__private::Timeouts {
@@ -264,6 +271,7 @@ fn timeouts_const(channel: &Channel) -> Option<TokenStream> {
             read: #read,
             write: #write,
             connect: #connect,
+            handshake: #handshake,
         };
     })
 }

@@ -48,4 +48,4 @@ macro_rules! stray_helper {
     )*};
 }
 
-stray_helper!(on_read on_connect on_write on_close on_connect_error on_overflow_error on_pause_writing on_resume_writing on_timeout on_shutdown);
+stray_helper!(on_read on_connect on_write on_close on_connect_error on_overflow_error on_pause_writing on_resume_writing on_timeout on_shutdown on_handshake on_handshake_error);

@@ -30,8 +30,9 @@ fn check_signature(handler: &Handler, errors: &mut Vec<syn::Error>) {
         | Kind::Close
         | Kind::PauseWriting
         | Kind::ResumeWriting
-        | Kind::Shutdown => "fn name(&mut self, s: &mut Stream<Self>)",
-        Kind::ConnectError | Kind::OverflowError => {
+        | Kind::Shutdown
+        | Kind::Handshake => "fn name(&mut self, s: &mut Stream<Self>)",
+        Kind::ConnectError | Kind::OverflowError | Kind::HandshakeError => {
             "fn name(&mut self, s: &mut Stream<Self>, error: &pants::Error)"
         }
         Kind::Timeout => "fn name(&mut self, s: &mut Stream<Self>, timeout: pants::Timeout)",
@@ -42,8 +43,13 @@ fn check_signature(handler: &Handler, errors: &mut Vec<syn::Error>) {
         | Kind::Close
         | Kind::PauseWriting
         | Kind::ResumeWriting
-        | Kind::Shutdown => 1,
-        Kind::Read | Kind::ConnectError | Kind::OverflowError | Kind::Timeout => 2,
+        | Kind::Shutdown
+        | Kind::Handshake => 1,
+        Kind::Read
+        | Kind::ConnectError
+        | Kind::OverflowError
+        | Kind::Timeout
+        | Kind::HandshakeError => 2,
     };
     let sig = &handler.sig;
     // Spanned at the offending parameters; at the parentheses when some are missing.

@@ -65,6 +65,8 @@ pub fn dispatch<C: Channel>(
         Event::ResumeWriting => channel.__pants_resume_writing(&mut s),
         Event::Timeout(kind) => channel.__pants_timeout(&mut s, kind),
         Event::Shutdown => channel.__pants_shutdown(&mut s),
+        Event::Handshake => channel.__pants_handshake(&mut s),
+        Event::HandshakeError(error) => channel.__pants_handshake_error(&mut s, error),
     }
     0
 }

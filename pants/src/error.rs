@@ -61,6 +61,23 @@ pub enum Error {
     Closed,
     /// The engine was stopped before what was waited for happened.
     Stopped,
+    /// TLS settings that cannot be used: a certificate or key file that
+    /// is missing or not PEM, a key that does not match its certificate, a
+    /// name that is not a valid server name.
+    Tls {
+        /// What was being read or built (a file path, a name).
+        context: String,
+        /// Why it failed.
+        reason: String,
+    },
+    /// A TLS handshake failed: the peer's certificate was refused, the
+    /// peer is not speaking TLS, or it sent an alert.
+    Handshake {
+        /// The peer (or the name connected to).
+        peer: String,
+        /// rustls's error, or the I/O error that ended the handshake.
+        source: io::Error,
+    },
 }
 
 impl fmt::Display for Error {
@@ -80,6 +97,10 @@ impl fmt::Display for Error {
             Self::InvalidDelay => f.write_str("timer delay must be greater than zero"),
             Self::Closed => f.write_str("channel is closed"),
             Self::Stopped => f.write_str("the engine was stopped"),
+            Self::Tls { context, reason } => write!(f, "TLS: {context}: {reason}"),
+            Self::Handshake { peer, source } => {
+                write!(f, "TLS handshake with {peer} failed: {source}")
+            }
         }
     }
 }
@@ -87,9 +108,10 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Self::Io(e) | Self::Listen { source: e, .. } | Self::Connect { source: e, .. } => {
-                Some(e)
-            }
+            Self::Io(e)
+            | Self::Listen { source: e, .. }
+            | Self::Connect { source: e, .. }
+            | Self::Handshake { source: e, .. } => Some(e),
             _ => None,
         }
     }

@@ -13,6 +13,8 @@
 //! | [`on_shutdown`] | the engine started a graceful shutdown | |
 //! | [`on_close`] | the stream closed (exactly once; `s.close_reason()` says why) | |
 //! | [`on_connect_error`] | connecting failed (then `on_close`) | `error: &pants::Error` |
+//! | [`on_handshake`] | the TLS handshake finished (before `on_connect` on a TLS stream) | |
+//! | [`on_handshake_error`] | the TLS handshake failed (then `on_close`) | `error: &pants::Error` |
 //! | [`on_overflow_error`] | a frame over the read state's `max` | `error: &pants::Error` |
 
 // Items referenced by the attributes' docs.
@@ -272,3 +274,60 @@ pub use pants_derive::on_timeout;
 /// # }
 /// ```
 pub use pants_derive::on_write;
+
+/// Marks the method called when a TLS handshake finishes: on a stream of a
+/// TLS server or a [`connect_tls`](Engine::connect_tls) client, just before
+/// `on_connect`; after [`Stream::start_tls_server`] /
+/// [`Stream::start_tls_client`] (STARTTLS), on its own. The negotiated
+/// details are on the stream: [`Stream::alpn_protocol`],
+/// [`Stream::peer_certificates`], [`Stream::server_name`].
+///
+/// ```
+/// use pants::prelude::*;
+///
+/// #[derive(Default)]
+/// struct Secure;
+///
+/// #[channel]
+/// impl Secure {
+///     #[on_handshake]
+///     fn secured(&mut self, s: &mut Stream<Self>) {
+///         let alpn = s.alpn_protocol().map(|p| String::from_utf8_lossy(p).into_owned());
+///         log::info!("{}: TLS up, ALPN {alpn:?}", s.remote_addr());
+///     }
+///
+///     #[on_read(delimiter = "\n")]
+///     fn line(&mut self, s: &mut Stream<Self>, line: &[u8]) {
+///         s.write_all(&[line, b"\n"]);
+///     }
+/// }
+/// # fn main() {}
+/// ```
+pub use pants_derive::on_handshake;
+/// Marks the method called when a TLS handshake fails: the peer's
+/// certificate was refused, the peer does not speak TLS (plaintext or
+/// garbage on a TLS port), it sent an alert, closed, or took longer than
+/// the handshake timeout. `on_close` follows. Without this handler the
+/// failure is logged at `info` level.
+///
+/// ```
+/// use pants::prelude::*;
+///
+/// #[derive(Default)]
+/// struct Secure;
+///
+/// #[channel]
+/// impl Secure {
+///     #[on_handshake_error]
+///     fn refused(&mut self, s: &mut Stream<Self>, error: &pants::Error) {
+///         eprintln!("{}: {error}", s.remote_addr());
+///     }
+///
+///     #[on_read]
+///     fn data(&mut self, s: &mut Stream<Self>, data: &[u8]) {
+///         s.write(data);
+///     }
+/// }
+/// # fn main() {}
+/// ```
+pub use pants_derive::on_handshake_error;

@@ -61,6 +61,7 @@ pub mod packed;
 #[doc(hidden)]
 pub mod proto;
 mod sys;
+pub mod tls;
 
 pub use crate::addr::{Addr, Credentials, IntoAddr, UnixAddr};
 pub use crate::api::channel::{App, Channel, Match, Member, ReadState};
@@ -69,8 +70,8 @@ pub use crate::api::stream::Stream;
 pub use crate::engine::{DEFAULT_SHUTDOWN_GRACE, Engine, Handle};
 pub use crate::error::{Error, Result};
 pub use crate::handlers::{
-    on_close, on_connect, on_connect_error, on_overflow_error, on_pause_writing, on_read,
-    on_resume_writing, on_shutdown, on_timeout, on_write,
+    on_close, on_connect, on_connect_error, on_handshake, on_handshake_error, on_overflow_error,
+    on_pause_writing, on_read, on_resume_writing, on_shutdown, on_timeout, on_write,
 };
 pub use crate::multi::{SharedPort, run_threads};
 pub use crate::packed::{Endian, Packed, PrefixLen};
@@ -303,7 +304,8 @@ pub use pants_derive::channel;
 pub mod prelude {
     pub use crate::{
         App, CloseReason, Engine, Match, Packed, ReadState, Stream, StreamId, Timeout, channel,
-        on_close, on_connect, on_connect_error, on_overflow_error, on_pause_writing, on_read,
-        on_resume_writing, on_shutdown, on_timeout, on_write,
+        on_close, on_connect, on_connect_error, on_handshake, on_handshake_error,
+        on_overflow_error, on_pause_writing, on_read, on_resume_writing, on_shutdown, on_timeout,
+        on_write,
     };
 }

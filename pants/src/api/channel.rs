@@ -99,6 +99,14 @@ pub trait Channel: Sized + 'static {
 
     #[doc(hidden)]
     fn __pants_shutdown(&mut self, _s: &mut Stream<'_, Self>) {}
+
+    #[doc(hidden)]
+    fn __pants_handshake(&mut self, _s: &mut Stream<'_, Self>) {}
+
+    #[doc(hidden)]
+    fn __pants_handshake_error(&mut self, s: &mut Stream<'_, Self>, error: &Error) {
+        log::info!("stream {}: {error}", s.id());
+    }
 }
 
 /// What the engine asks a channel to handle.
@@ -128,6 +136,10 @@ pub enum Event<'a> {
     Timeout(Timeout),
     /// The engine is shutting down.
     Shutdown,
+    /// The TLS handshake finished.
+    Handshake,
+    /// The TLS handshake failed (the stream closes next).
+    HandshakeError(&'a Error),
 }
 
 /// The engine's channel type: one channel type, or an enum of several.

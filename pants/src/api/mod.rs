@@ -4,3 +4,4 @@
 pub(crate) mod channel;
 pub(crate) mod server;
 pub(crate) mod stream;
+pub(crate) mod tls;

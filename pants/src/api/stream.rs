@@ -493,6 +493,14 @@ impl<'a, C: Channel> Stream<'a, C> {
         self.core.schedule(kind, payload)
     }
 
+    pub(crate) fn key(&self) -> usize {
+        self.key
+    }
+
+    pub(crate) fn core_mut(&mut self) -> &mut Core<C::App> {
+        self.core
+    }
+
     pub(crate) fn io(&self) -> &StreamIo {
         self.core
             .stream(self.key)

@@ -64,6 +64,8 @@ pub struct Core<A> {
     pub(crate) closing: VecDeque<usize>,
     /// Streams to read again without a new readiness edge: `(key, generation)`.
     pub(crate) resume: Vec<(usize, u32)>,
+    /// Streams that asked for STARTTLS in a handler still running.
+    pub(crate) upgrades: Vec<(usize, u32)>,
     /// Channel values created by handlers (`connect` from a handler), to move
     /// into the engine's table when the handler returns.
     pub(crate) born: Vec<(usize, A)>,
@@ -95,6 +97,7 @@ impl<A> Core<A> {
             dirty: VecDeque::new(),
             closing: VecDeque::new(),
             resume: Vec::new(),
+            upgrades: Vec::new(),
             born: Vec::new(),
             failed: Vec::new(),
             generation: 0,

@@ -25,6 +25,8 @@ pub(crate) struct ServerIo<A> {
     pub(crate) paused: bool,
     /// In an episode of descriptor exhaustion (logged once, and once when it ends).
     pub(crate) exhausted: bool,
+    /// A TLS server: every accepted connection starts a handshake.
+    pub(crate) tls: Option<Box<crate::tls::ServerTls>>,
 }
 
 impl<A> Core<A> {

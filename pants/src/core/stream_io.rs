@@ -44,6 +44,9 @@ pub(crate) struct Extra {
     /// The deadline timer and when it is due.
     pub(crate) armed: Option<(TimerId, Instant)>,
     pub(crate) reason: Option<CloseReason>,
+    /// TLS to start: on connect (`connect_tls`) or when the handler that
+    /// asked for STARTTLS returns.
+    pub(crate) tls: Option<Box<crate::sys::tls::TlsStart>>,
 }
 
 pub(crate) struct ConnectPlan {
@@ -253,6 +256,15 @@ impl<A> Core<A> {
                 // A write period that starts now needs its timer armed.
                 arm = deadlines.write_pending(now);
             }
+        }
+        let mut drained = drained;
+        if drained
+            && io.life.has(Lifecycle::SHUT_PENDING)
+            && !io.life.has(Lifecycle::WRITE_SHUT)
+            && io.sock.close_notify()
+        {
+            // TLS: its half-close is close_notify, sent before the FIN.
+            drained = io.sock.write_queue(&mut io.wq)?;
         }
         if drained && io.life.has(Lifecycle::SHUT_PENDING) && !io.life.has(Lifecycle::WRITE_SHUT) {
             io.life.set(Lifecycle::WRITE_SHUT);

@@ -64,6 +64,7 @@ impl<A: App> Engine<A> {
                 log::warn!("accept on {}: accepting connections again", srv.local);
             }
             let initial = (srv.initial, (srv.timeouts)());
+            let tls = srv.tls.as_deref().cloned();
             let made = catch_unwind(AssertUnwindSafe(|| (srv.make)(&peer)));
             let Ok(Some(app)) = made else {
                 if made.is_err() {
@@ -78,7 +79,10 @@ impl<A: App> Engine<A> {
                 Ok(conn) => {
                     self.core.born.push((conn, app));
                     self.settle();
-                    self.call(conn, Event::Connect);
+                    match tls {
+                        Some(tls) => self.accepted_tls(conn, tls),
+                        None => self.call(conn, Event::Connect),
+                    }
                     self.settle();
                 }
                 Err(e) => log::warn!("cannot register a connection from {peer}: {e}"),

@@ -33,6 +33,9 @@ impl<A: App> Engine<A> {
                     }
                 }
                 let queued = !io.wq.is_empty() || io.life.has(Lifecycle::SHUT_PENDING);
+                if self.connected_tls(key) {
+                    return true;
+                }
                 self.call(key, Event::Connect);
                 if queued {
                     self.flush_stream(key);
@@ -103,11 +106,41 @@ impl<A: App> Engine<A> {
             }
             let drains = io.sock.short_read_drains();
             let before = io.wq.len();
-            match io.sock.read(&mut self.scratch) {
+            let read = io.sock.read(&mut self.scratch);
+            if !drains {
+                // TLS: answer the handshake; `on_handshake` and `on_connect`
+                // run before the plaintext that came with its end.
+                let handshaking = io.life.has(Lifecycle::HANDSHAKING);
+                match read {
+                    Err(e) if handshaking && e.kind() != io::ErrorKind::WouldBlock => {
+                        return self.handshake_failed(key, e, None);
+                    }
+                    Ok(0) if handshaking => {
+                        let e = io::Error::new(
+                            io::ErrorKind::UnexpectedEof,
+                            "the peer closed during the handshake",
+                        );
+                        return self.handshake_failed(key, e, None);
+                    }
+                    _ => self.tls_progress(key),
+                }
+            }
+            let Some(io) = self.core.stream_mut(key) else {
+                return;
+            };
+            match read {
                 Ok(0) => {
                     io.life.set(Lifecycle::PEER_EOF);
                     self.deliver(key, 0, true);
                     self.core.close(key, CloseReason::PeerClosed);
+                    return;
+                }
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof && !drains => {
+                    // TLS without close_notify: what came before is
+                    // delivered, and the close says it may be cut short.
+                    io.life.set(Lifecycle::PEER_EOF);
+                    self.deliver(key, 0, true);
+                    self.core.close(key, CloseReason::Truncated);
                     return;
                 }
                 Ok(n) => {
@@ -179,6 +212,11 @@ impl<A: App> Engine<A> {
                     self.core.close(key, CloseReason::Shutdown);
                     return;
                 }
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                    io.life.set(Lifecycle::PEER_EOF);
+                    self.core.close(key, CloseReason::Shutdown);
+                    return;
+                }
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) => {
@@ -227,7 +265,7 @@ impl<A: App> Engine<A> {
             return;
         }
         if let Some(io) = self.core.stream_mut(key)
-            && io.life.delivers()
+            && (io.life.delivers() || io.life.has(Lifecycle::UPGRADING))
             && !rbuf.is_empty()
         {
             io.rbuf = rbuf;

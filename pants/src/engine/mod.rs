@@ -23,6 +23,7 @@ mod io;
 mod settle;
 mod shutdown;
 mod timers;
+mod tls;
 mod turn;
 
 use std::sync::atomic::AtomicBool;
@@ -174,14 +175,30 @@ impl<A: App> Engine<A> {
         &mut self,
         addr: impl IntoAddr,
         options: ListenOptions,
-        mut accept: F,
+        accept: F,
     ) -> Result<ServerId>
     where
         C: Channel<App = A>,
         A: Member<C>,
         F: FnMut(&Addr) -> Option<C> + 'static,
     {
-        let (mut listener, local) = listen_any(&addr, options)?;
+        self.listen_inner(&addr, options, accept, None)
+    }
+
+    /// Every `listen`: binds, registers, and records the server (TLS or not).
+    pub(super) fn listen_inner<C, F>(
+        &mut self,
+        addr: &impl IntoAddr,
+        options: ListenOptions,
+        mut accept: F,
+        tls: Option<Box<crate::tls::ServerTls>>,
+    ) -> Result<ServerId>
+    where
+        C: Channel<App = A>,
+        A: Member<C>,
+        F: FnMut(&Addr) -> Option<C> + 'static,
+    {
+        let (mut listener, local) = listen_any(addr, options)?;
         let generation = self.core.next_generation();
         let entry = self.core.slots.vacant_entry();
         let key = entry.key();
@@ -196,6 +213,7 @@ impl<A: App> Engine<A> {
             timeouts: || C::__PANTS_TIMEOUTS,
             paused: false,
             exhausted: false,
+            tls,
         }));
         Ok(ServerId {
             key: key as u32,

@@ -33,6 +33,10 @@ impl<A: App> Engine<A> {
                 }
                 self.users[key] = Some(app);
             }
+            if !self.core.upgrades.is_empty() {
+                self.apply_upgrades();
+                continue;
+            }
             if let Some(key) = self.core.dirty.pop_front() {
                 let dirty = self
                     .core
@@ -61,11 +65,30 @@ impl<A: App> Engine<A> {
             return;
         }
         io.life.clear(Lifecycle::IN_CLOSING);
-        if !io.wq.is_empty() && io.life.has(Lifecycle::CONNECTED) {
-            match self.core.flush(key) {
-                Ok(false) => return,
-                Ok(true) => {}
-                Err(e) => log::debug!("stream #{key}: write failed while closing: {e}"),
+        if io.life.has(Lifecycle::CONNECTED) {
+            // The queue first, then (TLS) close_notify after it.
+            let mut pending = !io.wq.is_empty() || io.sock.wants_write();
+            if !pending && !io.life.has(Lifecycle::HANDSHAKING) && io.sock.close_notify() {
+                pending = true;
+            }
+            if pending {
+                match self.core.flush(key) {
+                    Ok(false) => return,
+                    Ok(true) => {}
+                    Err(e) => log::debug!("stream #{key}: write failed while closing: {e}"),
+                }
+                // Drained: close_notify may still be due.
+                let notify = self
+                    .core
+                    .stream_mut(key)
+                    .is_some_and(|io| io.sock.close_notify());
+                if notify {
+                    match self.core.flush(key) {
+                        Ok(false) => return,
+                        Ok(true) => {}
+                        Err(e) => log::debug!("stream #{key}: close_notify failed: {e}"),
+                    }
+                }
             }
         }
         let Some(io) = self.core.stream_mut(key) else {

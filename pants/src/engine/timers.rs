@@ -177,6 +177,17 @@ impl<A: App> Engine<A> {
                 io.set_reason(crate::proto::close::CloseReason::Timeout(kind));
             }
             self.fail_connect(key, &Error::Connect { addr, source });
+        } else if kind == Timeout::Handshake {
+            let handshaking = self
+                .core
+                .stream(key)
+                .is_some_and(|io| io.life.has(Lifecycle::HANDSHAKING));
+            if handshaking {
+                let source =
+                    std::io::Error::new(std::io::ErrorKind::TimedOut, "TLS handshake timed out");
+                let reason = crate::proto::close::CloseReason::Timeout(kind);
+                self.handshake_failed(key, source, Some(reason));
+            }
         } else {
             self.call(key, Event::Timeout(kind));
         }

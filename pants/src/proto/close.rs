@@ -39,6 +39,9 @@ pub enum CloseReason {
     ConnectFailed,
     /// A handler panicked.
     Panic,
+    /// The TLS peer closed the connection without `close_notify`: the
+    /// input may have been cut short (frames before it were delivered).
+    Truncated,
 }
 
 impl CloseReason {
@@ -73,6 +76,9 @@ impl fmt::Display for CloseReason {
             Self::SlowConsumer => f.write_str("slow consumer: write queue over its limit"),
             Self::ConnectFailed => f.write_str("connect failed"),
             Self::Panic => f.write_str("a handler panicked"),
+            Self::Truncated => {
+                f.write_str("closed by the peer without TLS close_notify (truncated)")
+            }
         }
     }
 }

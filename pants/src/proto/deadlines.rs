@@ -6,6 +6,7 @@
 //! | [`Timeout::Read`] | no complete frame arrived for T | a frame handed to a handler |
 //! | [`Timeout::Write`] | the write queue has not drained for T | the queue draining |
 //! | [`Timeout::Connect`] | the connect has not finished T after it started | — (cleared on connect) |
+//! | [`Timeout::Handshake`] | the TLS handshake has not finished T after it started | — (cleared when it finishes) |
 //!
 //! Activity only stores an `Instant`; the engine keeps one timer per stream
 //! armed at [`Deadlines::next_due`] and, when it fires, asks
@@ -28,10 +29,18 @@ pub enum Timeout {
     Write,
     /// The connect did not finish in time.
     Connect,
+    /// The TLS handshake did not finish in time.
+    Handshake,
 }
 
 impl Timeout {
-    const ALL: [Self; 4] = [Self::Connect, Self::Write, Self::Read, Self::Idle];
+    const ALL: [Self; 5] = [
+        Self::Connect,
+        Self::Handshake,
+        Self::Write,
+        Self::Read,
+        Self::Idle,
+    ];
 
     fn index(self) -> usize {
         match self {
@@ -39,6 +48,7 @@ impl Timeout {
             Self::Read => 1,
             Self::Write => 2,
             Self::Connect => 3,
+            Self::Handshake => 4,
         }
     }
 }
@@ -50,6 +60,7 @@ impl fmt::Display for Timeout {
             Self::Read => "read timeout",
             Self::Write => "write timeout",
             Self::Connect => "connect timeout",
+            Self::Handshake => "TLS handshake timeout",
         })
     }
 }
@@ -65,6 +76,9 @@ pub struct Timeouts {
     pub write: Option<Duration>,
     /// The connect not finished this long after it started.
     pub connect: Option<Duration>,
+    /// The TLS handshake not finished this long after it started (a TLS
+    /// stream without one gets [`crate::tls::DEFAULT_HANDSHAKE_TIMEOUT`]).
+    pub handshake: Option<Duration>,
 }
 
 impl Timeouts {
@@ -74,11 +88,16 @@ impl Timeouts {
         read: None,
         write: None,
         connect: None,
+        handshake: None,
     };
 
     /// Whether any timeout is set.
     pub const fn any(&self) -> bool {
-        self.idle.is_some() || self.read.is_some() || self.write.is_some() || self.connect.is_some()
+        self.idle.is_some()
+            || self.read.is_some()
+            || self.write.is_some()
+            || self.connect.is_some()
+            || self.handshake.is_some()
     }
 
     /// The duration of one kind.
@@ -88,6 +107,7 @@ impl Timeouts {
             Timeout::Read => self.read,
             Timeout::Write => self.write,
             Timeout::Connect => self.connect,
+            Timeout::Handshake => self.handshake,
         }
     }
 
@@ -98,6 +118,7 @@ impl Timeouts {
             Timeout::Read => &mut self.read,
             Timeout::Write => &mut self.write,
             Timeout::Connect => &mut self.connect,
+            Timeout::Handshake => &mut self.handshake,
         };
         *slot = value;
     }
@@ -108,13 +129,13 @@ impl Timeouts {
 pub struct Deadlines {
     timeouts: Timeouts,
     /// When each kind's period started (`None`: not running), by `Timeout::index`.
-    since: [Option<Instant>; 4],
+    since: [Option<Instant>; 5],
 }
 
 impl Deadlines {
     /// Timeouts starting at `now`; `connecting` runs the connect timeout.
     pub fn new(timeouts: Timeouts, now: Instant, connecting: bool) -> Self {
-        let mut since = [Some(now), Some(now), None, None];
+        let mut since = [Some(now), Some(now), None, None, None];
         if connecting {
             since[Timeout::Connect.index()] = Some(now);
         }
@@ -167,6 +188,16 @@ impl Deadlines {
         self.since[Timeout::Connect.index()] = None;
         self.since[Timeout::Idle.index()] = Some(now);
         self.since[Timeout::Read.index()] = Some(now);
+    }
+
+    /// A TLS handshake started: its timeout runs from `now`.
+    pub fn handshake_started(&mut self, now: Instant) {
+        self.since[Timeout::Handshake.index()] = Some(now);
+    }
+
+    /// The TLS handshake finished.
+    pub fn handshake_done(&mut self) {
+        self.since[Timeout::Handshake.index()] = None;
     }
 
     /// Restarts one kind's period at `now` (after its handler ran and kept

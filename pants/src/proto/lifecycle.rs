@@ -22,6 +22,8 @@
 //! | `DIRTY` | queued in the core's flush list | a write | the flush |
 //! | `IN_CLOSING` | queued in the core's close list | a close | the close step |
 //! | `KEEP` | the channel value is kept after close | `run_until_closed` | — |
+//! | `HANDSHAKING` | a TLS handshake is under way | a TLS stream's start, STARTTLS | the handshake's end |
+//! | `UPGRADING` | STARTTLS asked: no more plaintext frames | `start_tls_*` | the upgrade, when the handler returns |
 //!
 //! A stream reads while it is connected, not closing, its peer has not
 //! closed, and neither pause flag is set; it takes writes while it is not
@@ -60,6 +62,10 @@ impl Lifecycle {
     pub const LINGER: u16 = 1 << 12;
     /// Keep the channel value when the stream closes.
     pub const KEEP: u16 = 1 << 13;
+    /// A TLS handshake is under way.
+    pub const HANDSHAKING: u16 = 1 << 14;
+    /// STARTTLS was asked: frames stop until the transport is swapped.
+    pub const UPGRADING: u16 = 1 << 15;
 
     /// A new stream: connecting, or already connected.
     pub fn new(connecting: bool) -> Self {
@@ -95,7 +101,7 @@ impl Lifecycle {
 
     /// Whether frames may still be handed out.
     pub fn delivers(self) -> bool {
-        !self.has(Self::CLOSING | Self::CLOSED | Self::LINGER)
+        !self.has(Self::CLOSING | Self::CLOSED | Self::LINGER | Self::UPGRADING)
     }
 
     /// Whether the socket should be read now.
@@ -106,7 +112,8 @@ impl Lifecycle {
                     | Self::CLOSED
                     | Self::PEER_EOF
                     | Self::REPLY_PAUSED
-                    | Self::USER_PAUSED,
+                    | Self::USER_PAUSED
+                    | Self::UPGRADING,
             )
     }
 

@@ -5,4 +5,5 @@ pub(crate) mod clock;
 pub(crate) mod listener;
 pub(crate) mod net;
 pub(crate) mod resolver;
+pub(crate) mod tls;
 pub(crate) mod transport;

@@ -11,22 +11,26 @@ use mio::{Interest, Registry, Token};
 
 use crate::addr::{Addr, UnixAddr};
 use crate::proto::write_queue::{FilePart, WriteQueue};
+use crate::sys::tls::Tls;
 
 /// A stream's socket.
 #[derive(Debug)]
 pub(crate) enum Transport {
     Tcp(TcpStream),
     Unix(UnixStream),
+    /// TLS over a TCP or Unix socket (boxed: most streams are plain).
+    Tls(Box<Tls>),
     /// Not connected yet, or connecting failed before a socket existed.
     None,
 }
 
 impl Transport {
-    /// Reads once into `buf` (`Interrupted` is retried).
+    /// Reads once into `buf` (`Interrupted` is retried): plaintext, for TLS.
     pub(crate) fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
             Self::Tcp(sock) => retry(|| sock.read(buf)),
             Self::Unix(sock) => retry(|| sock.read(buf)),
+            Self::Tls(tls) => tls.read(buf),
             Self::None => Err(io::ErrorKind::NotConnected.into()),
         }
     }
@@ -34,7 +38,103 @@ impl Transport {
     /// Whether a read shorter than the buffer proves the socket drained
     /// (true for a plain socket; a TLS session may hold more plaintext).
     pub(crate) fn short_read_drains(&self) -> bool {
-        true
+        !matches!(self, Self::Tls(_))
+    }
+
+    /// Whether protocol records wait to be written (TLS handshake
+    /// messages, alerts, `close_notify`) whatever the write queue holds.
+    pub(crate) fn wants_write(&self) -> bool {
+        matches!(self, Self::Tls(tls) if tls.conn.wants_write())
+    }
+
+    /// Whether a TLS handshake is under way.
+    pub(crate) fn is_handshaking(&self) -> bool {
+        matches!(self, Self::Tls(tls) if tls.conn.is_handshaking())
+    }
+
+    /// The TLS session, if this is TLS.
+    pub(crate) fn tls(&self) -> Option<&Tls> {
+        match self {
+            Self::Tls(tls) => Some(tls),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn tls_mut(&mut self) -> Option<&mut Tls> {
+        match self {
+            Self::Tls(tls) => Some(tls),
+            _ => None,
+        }
+    }
+
+    /// Puts TLS over this plain socket: `plain` bytes of the write queue
+    /// go out before it, `early` is input already read that belongs to it.
+    pub(crate) fn start_tls(
+        &mut self,
+        conn: rustls::Connection,
+        plain: u64,
+        early: &[u8],
+    ) -> io::Result<()> {
+        if matches!(self, Self::Tls(_) | Self::None) {
+            return Err(io::Error::other(
+                "the stream is already TLS, or has no socket",
+            ));
+        }
+        let sock = std::mem::replace(self, Self::None);
+        let tls = Tls::new(sock, conn, plain, early);
+        match tls {
+            Ok(tls) => {
+                *self = Self::Tls(Box::new(tls));
+                Ok(())
+            }
+            Err((sock, e)) => {
+                *self = sock;
+                Err(e)
+            }
+        }
+    }
+
+    /// Queues TLS `close_notify` (once); `true` if there is now a record to
+    /// send before the socket may close.
+    pub(crate) fn close_notify(&mut self) -> bool {
+        match self {
+            Self::Tls(tls) => tls.close_notify(),
+            _ => false,
+        }
+    }
+
+    /// Sends a queued TLS alert if the socket takes it now.
+    pub(crate) fn flush_alert(&mut self) {
+        if let Self::Tls(tls) = self {
+            tls.flush_alert();
+        }
+    }
+
+    /// Writes plaintext to a plain socket.
+    pub(crate) fn write_plain(&self, bytes: &[u8]) -> io::Result<usize> {
+        match self {
+            Self::Tcp(sock) => Write::write(&mut &*sock, bytes),
+            Self::Unix(sock) => Write::write(&mut &*sock, bytes),
+            Self::Tls(_) | Self::None => Err(io::ErrorKind::NotConnected.into()),
+        }
+    }
+
+    /// Writes several buffers to a plain socket with one system call.
+    pub(crate) fn write_plain_vectored(&self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        match self {
+            Self::Tcp(sock) => Write::write_vectored(&mut &*sock, bufs),
+            Self::Unix(sock) => Write::write_vectored(&mut &*sock, bufs),
+            Self::Tls(_) | Self::None => Err(io::ErrorKind::NotConnected.into()),
+        }
+    }
+
+    /// Sends part of a file on a plain socket (`sendfile`).
+    pub(crate) fn send_file_plain(&self, part: &mut FilePart, max: usize) -> io::Result<usize> {
+        match self {
+            Self::Tcp(sock) => sendfile(sock, part, max),
+            Self::Unix(sock) => sendfile(sock, part, max),
+            Self::Tls(_) | Self::None => Err(io::ErrorKind::NotConnected.into()),
+        }
     }
 
     /// Writes the queue until it is empty (`Ok(true)`) or the socket is full.
@@ -54,6 +154,7 @@ impl Transport {
                     |part, max| sendfile(sock, part, max),
                 )
             }
+            Self::Tls(tls) => tls.write_queue(queue),
             Self::None => Ok(queue.is_empty()),
         }
     }
@@ -63,6 +164,7 @@ impl Transport {
         match self {
             Self::Tcp(sock) => sock.shutdown(Shutdown::Write),
             Self::Unix(sock) => sock.shutdown(Shutdown::Write),
+            Self::Tls(tls) => tls.sock.shutdown_write(),
             Self::None => Ok(()),
         }
     }
@@ -76,6 +178,7 @@ impl Transport {
             Self::Unix(sock) => {
                 registry.register(sock, token, Interest::READABLE | Interest::WRITABLE)
             }
+            Self::Tls(tls) => tls.sock.register(registry, token),
             Self::None => Ok(()),
         }
     }
@@ -88,6 +191,7 @@ impl Transport {
             Self::Unix(sock) => {
                 let _ = registry.deregister(sock);
             }
+            Self::Tls(tls) => tls.sock.deregister(registry),
             Self::None => {}
         }
     }
@@ -98,6 +202,7 @@ impl Transport {
             Self::Unix(sock) => sock
                 .local_addr()
                 .map(|a| Addr::unix(UnixAddr::from_std(&a))),
+            Self::Tls(tls) => tls.sock.local_addr(),
             Self::None => Err(io::ErrorKind::NotConnected.into()),
         }
     }
@@ -115,6 +220,7 @@ impl Transport {
                 sock.take_error()?,
                 sock.peer_addr().map(|a| Addr::unix(UnixAddr::from_std(&a))),
             ),
+            Self::Tls(tls) => return tls.sock.connect_result(errored),
             Self::None => return Err(io::ErrorKind::NotConnected.into()),
         };
         if let Some(e) = error {
@@ -138,6 +244,7 @@ impl Transport {
                     gid: cred.gid.as_raw(),
                 })
             }
+            Self::Tls(tls) => tls.sock.peer_credentials(),
             _ => Err(io::Error::new(
                 io::ErrorKind::Unsupported,
                 "peer credentials exist only for Unix sockets",
