@@ -1,7 +1,14 @@
-//! The tutorial's "write a client": `client ADDR` copies stdin to the server
-//! and what the server sends to stdout. At the end of stdin it half-closes
-//! (the server sees EOF) and keeps printing until the server closes; then it
-//! exits 0. A connection that fails prints an error and exits 1.
+//! The tutorial's "write a client": `client [--tls] [--ca FILE] ADDR` copies
+//! stdin to the server and what the server sends to stdout. At the end of
+//! stdin it half-closes (the server sees EOF; over TLS, close_notify first)
+//! and keeps printing until the server closes; then it exits 0. A
+//! connection that fails prints an error and exits 1.
+//!
+//! `--tls` speaks TLS, verifying the server's certificate for the host part
+//! of ADDR (also sent as SNI) against the platform's root certificates (or
+//! the compiled-in Mozilla roots if the platform has none); `--ca FILE`
+//! trusts the CA certificates in FILE instead (and implies `--tls`). A
+//! refused certificate prints why and exits 1.
 //!
 //! Memory stays bounded however fast stdin is: a thread reads stdin and
 //! hands chunks to the engine, at most a few at a time, and waits while the
@@ -84,9 +91,17 @@ impl Client {
         self.failed = true;
     }
 
+    #[on_handshake_error]
+    fn untrusted(&mut self, _s: &mut Stream<Self>, error: &pants::Error) {
+        eprintln!("error: {error}");
+        self.failed = true;
+    }
+
     #[on_close]
     fn closed(&mut self, s: &mut Stream<Self>) {
-        if let Some(reason) = s.close_reason().filter(|r| !r.is_orderly()) {
+        if let Some(reason) = s.close_reason().filter(|r| !r.is_orderly())
+            && !self.failed
+        {
             log::warn!("connection closed: {reason}");
         }
         self.gate.update(|g| g.closed = true);
@@ -116,20 +131,61 @@ fn feed_stdin(handle: &pants::Handle<Client>, id: StreamId, gate: &Arc<Gate>) {
     handle.call(move |engine| engine.shutdown_write(id));
 }
 
+/// `[--tls] [--ca FILE] ADDR`.
+struct Args {
+    addr: String,
+    tls: Option<pants::tls::ClientTls>,
+}
+
+fn parse_args() -> Args {
+    const USAGE: &str = "usage: client [--tls] [--ca FILE] HOST:PORT";
+    let mut args = std::env::args().skip(1);
+    let (mut tls, mut ca, mut addr) = (false, None, None);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--tls" => tls = true,
+            "--ca" => match args.next() {
+                Some(file) => ca = Some(file),
+                None => pants_examples::fail(USAGE),
+            },
+            "-h" | "--help" => pants_examples::fail(USAGE),
+            flag if flag.starts_with("--") => {
+                pants_examples::fail(format!("unknown option {flag}; {USAGE}"))
+            }
+            _ if addr.is_none() => addr = Some(arg),
+            _ => pants_examples::fail(USAGE),
+        }
+    }
+    let Some(addr) = addr else {
+        pants_examples::fail(USAGE);
+    };
+    let tls = match ca {
+        Some(file) => Some(
+            pants::tls::ClientTls::from_ca_file(&file).unwrap_or_else(|e| pants_examples::fail(e)),
+        ),
+        None if tls => Some(
+            pants::tls::ClientTls::platform_roots()
+                .unwrap_or_else(|_| pants::tls::ClientTls::webpki_roots()),
+        ),
+        None => None,
+    };
+    Args { addr, tls }
+}
+
 fn main() {
     pants_examples::init_logging();
-    let Some(addr) = std::env::args().nth(1) else {
-        pants_examples::fail("usage: client HOST:PORT");
-    };
+    let args = parse_args();
     let gate = Arc::new(Gate::default());
     let mut engine = Engine::new().unwrap_or_else(|e| pants_examples::fail(e));
     let client = Client {
         failed: false,
         gate: Arc::clone(&gate),
     };
-    let id = engine
-        .connect(addr.as_str(), client)
-        .unwrap_or_else(|e| pants_examples::fail(e));
+    let id = match &args.tls {
+        Some(tls) => engine.connect_tls(args.addr.as_str(), tls, client),
+        None => engine.connect(args.addr.as_str(), client),
+    }
+    .unwrap_or_else(|e| pants_examples::fail(e));
     let handle = engine.handle();
     std::thread::spawn(move || feed_stdin(&handle, id, &gate));
     if let Err(e) = engine.stop_on_signals() {

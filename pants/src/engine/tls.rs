@@ -110,9 +110,11 @@ impl<A: App> Engine<A> {
             return;
         };
         io.life.clear(Lifecycle::UPGRADING);
-        // Input read after the upgrade point belongs to TLS.
+        // Input read after the upgrade point belongs to TLS; so does all
+        // output of a stream that is TLS from the start (written while it
+        // connected), and all but what STARTTLS found queued.
         let early = std::mem::take(&mut io.rbuf);
-        let plain = io.wq.len() as u64;
+        let plain = if announce { 0 } else { io.wq.len() as u64 };
         if let Err(e) = io.sock.start_tls(conn, plain, &early) {
             return self.handshake_failed(key, e, None);
         }
@@ -183,7 +185,7 @@ impl<A: App> Engine<A> {
             io::ErrorKind::ConnectionReset
             | io::ErrorKind::ConnectionAborted
             | io::ErrorKind::BrokenPipe => CloseReason::Reset,
-            kind => CloseReason::Error(Arc::new(io::Error::new(kind, source.to_string()))),
+            kind => CloseReason::Handshake(Arc::new(io::Error::new(kind, source.to_string()))),
         });
         let error = Error::Handshake {
             peer: io.remote.to_string(),

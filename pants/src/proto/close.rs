@@ -39,6 +39,9 @@ pub enum CloseReason {
     ConnectFailed,
     /// A handler panicked.
     Panic,
+    /// The TLS handshake failed (`#[on_handshake_error]` had the details):
+    /// a refused certificate, a peer not speaking TLS, an alert.
+    Handshake(Arc<io::Error>),
     /// The TLS peer closed the connection without `close_notify`: the
     /// input may have been cut short (frames before it were delivered).
     Truncated,
@@ -76,6 +79,7 @@ impl fmt::Display for CloseReason {
             Self::SlowConsumer => f.write_str("slow consumer: write queue over its limit"),
             Self::ConnectFailed => f.write_str("connect failed"),
             Self::Panic => f.write_str("a handler panicked"),
+            Self::Handshake(e) => write!(f, "TLS handshake failed: {e}"),
             Self::Truncated => {
                 f.write_str("closed by the peer without TLS close_notify (truncated)")
             }
