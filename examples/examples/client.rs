@@ -1,6 +1,6 @@
 //! The tutorial's "write a client": `client [--tls] [--ca FILE] ADDR` copies
 //! stdin to the server and what the server sends to stdout. At the end of
-//! stdin it half-closes (the server sees EOF; over TLS, close_notify first)
+//! stdin it half-closes (the server sees EOF; over TLS, `close_notify` first)
 //! and keeps printing until the server closes; then it exits 0. A
 //! connection that fails prints an error and exits 1.
 //!
