@@ -651,8 +651,8 @@ print(l.getsockname()[1], flush=True)
 sys.stdin.read()
 "#;
 
-#[test]
-fn connect_timeout_reports_on_connect_error() {
+/// Starts [`BLACK_HOLE`]; its address, once its accept queue is full.
+pub(crate) fn black_hole() -> (ChildGuard, SocketAddr) {
     let mut hole = ChildGuard(
         Command::new("python3")
             .args(["-c", BLACK_HOLE])
@@ -678,7 +678,12 @@ fn connect_timeout_reports_on_connect_error() {
         assert!(Instant::now() < deadline, "the accept queue never filled");
         thread::yield_now();
     }
+    (hole, target)
+}
 
+#[test]
+fn connect_timeout_reports_on_connect_error() {
+    let (_hole, target) = black_hole();
     let log: Shared<Log> = Shared::default();
     let clock = Clock::manual();
     let start = clock.now();

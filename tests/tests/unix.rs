@@ -481,7 +481,8 @@ fn unix_echo_example() {
 
 // ---------------------------------------------------------------- name resolution
 
-/// A client that says `ping`, half-closes, and notes when it ends.
+/// A client that says `ping`, half-closes, and notes when it ends (gives
+/// up connecting after 5 s: no test waits longer).
 #[derive(Default)]
 struct Timed {
     got: Vec<u8>,
@@ -490,7 +491,7 @@ struct Timed {
     error: Option<String>,
 }
 
-#[channel]
+#[channel(connect_timeout = "5s")]
 impl Timed {
     #[on_connect]
     fn hello(&mut self, s: &mut Stream<Self>) {
@@ -815,4 +816,28 @@ fn write_file_reads_and_writes_a_file_sendfile_refuses() {
             bg.stop();
         }
     }
+}
+
+#[test]
+fn happy_eyeballs_races_the_next_address_when_the_first_hangs() {
+    // The first address never answers (its SYNs are dropped); the second
+    // accepts. Tried in turn, the connect would wait for the first forever;
+    // raced, the second starts 250 ms later and wins.
+    let (_hole, hole_addr) = crate::timeouts::black_hole();
+    let good = util::serve::<Chunks>();
+    let good_addr = good.addr();
+    let mut engine = Engine::<Timed>::new().expect("engine");
+    engine.set_resolver(move |_, _| Ok(vec![hole_addr, good_addr]));
+    let started = std::time::Instant::now();
+    let id = engine
+        .connect("dual.test:7", Timed::default())
+        .expect("connect");
+    let done: Timed = engine.run_until_closed(id).expect("the stream's value");
+    assert_eq!(done.got, b"ping", "error: {:?}", done.error);
+    let waited = done.connected.expect("connected") - started;
+    assert!(
+        waited >= std::time::Duration::from_millis(250),
+        "connected after {waited:?}: the second address started before the race delay"
+    );
+    good.stop();
 }

@@ -50,6 +50,8 @@ pub(crate) enum TimerFn<A> {
     },
     /// A stream's earliest timeout deadline.
     Deadline { key: usize, generation: u32 },
+    /// A connecting stream starts its next address beside the pending one.
+    Race { key: usize, generation: u32 },
 }
 
 /// The part of an engine that handlers can reach.

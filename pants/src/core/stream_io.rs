@@ -52,6 +52,8 @@ pub(crate) struct Extra {
 pub(crate) struct ConnectPlan {
     pub(crate) target: String,
     pub(crate) rest: Vec<SocketAddr>,
+    /// Attempts racing the stream's own socket (Happy Eyeballs).
+    pub(crate) racers: Vec<(Transport, Addr)>,
 }
 
 impl StreamIo {

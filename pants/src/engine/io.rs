@@ -18,10 +18,11 @@ impl<A: App> Engine<A> {
     /// A connecting stream got an event: connected, failed, or not yet.
     pub(super) fn finish_connect(&mut self, key: usize, errored: bool) -> bool {
         let now = self.core.now;
+        let result = self.core.poll_connect(key, errored);
         let Some(io) = self.core.stream_mut(key) else {
             return false;
         };
-        match io.sock.connect_result(errored) {
+        match result {
             Ok(None) => false,
             Ok(Some(peer)) => {
                 io.life.connected();

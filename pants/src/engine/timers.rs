@@ -127,6 +127,11 @@ impl<A: App> Engine<A> {
                 self.core.timers.cancel(id);
                 self.deadline(key, generation);
             }
+            TimerFn::Race { key, generation } => {
+                let (key, generation) = (*key, *generation);
+                self.core.timers.cancel(id);
+                self.core.race(key, generation);
+            }
         }
         let now = self.core.clock.now();
         self.core.timers.finish(id, payload, now);
