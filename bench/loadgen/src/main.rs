@@ -1,9 +1,12 @@
-//! loadgen — drives N TCP connections against an echo or line-framed server.
+//! loadgen — drives N TCP or Unix-socket connections against an echo or
+//! line-framed server, or downloads from a file server.
 //!
 //! ```text
-//! loadgen MODE HOST:PORT [-c CONNS] [-s SIZE] [-p DEPTH] [-d SECS] [-w SECS]
-//!         [--connect-par K] [--watch-pid PID] [-n MSGS]
-//! MODE: echo | lines | idle
+//! loadgen MODE ADDR [-c CONNS] [-s SIZE] [-p DEPTH] [-d SECS] [-w SECS]
+//!         [--connect-par K] [--watch-pid PID] [-n MSGS] [--expect BYTES]
+//! MODE: echo | lines | idle | drain
+//! ADDR: HOST:PORT, or a Unix stream socket: unix:PATH (or a path starting
+//!       with / or ./)
 //! ```
 //!
 //! `-n MSGS` (echo, lines): instead of a timed run, exchange exactly MSGS
@@ -17,6 +20,13 @@
 //!   server must echo each line with its "\r\n".
 //! * `idle`  — opens CONNS connections and holds them for SECS seconds, sending
 //!   nothing; reports how many were established and how many were still open.
+//! * `drain` — connects CONNS times (default 1), one connection after the
+//!   other, and reads each to EOF, sending nothing; every connection must
+//!   deliver exactly `--expect BYTES` bytes (a count mismatch is an error).
+//!   Reports `bytes secs gb_per_s` (10^9 bytes/s, all connections, connect
+//!   to EOF) and, with --watch-pid, `srv_cpu_secs srv_s_per_gib` (the
+//!   watched process's CPU seconds over the downloads, and per GiB sent).
+//!   `-s -p -d -w -n` are ignored.
 //!
 //! Every byte that comes back is compared with what was sent: each connection
 //! sends a periodic pseudo-random byte stream (period > 2*DEPTH messages, one of
@@ -42,12 +52,13 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::io::Write as _;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
+use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpStream, UnixStream};
 use tokio::task::LocalSet;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -55,6 +66,7 @@ enum Mode {
     Echo,
     Lines,
     Idle,
+    Drain,
 }
 
 impl Mode {
@@ -63,13 +75,63 @@ impl Mode {
             Mode::Echo => "echo",
             Mode::Lines => "lines",
             Mode::Idle => "idle",
+            Mode::Drain => "drain",
+        }
+    }
+}
+
+/// Where to connect: TCP, or a Unix stream socket.
+#[derive(Clone)]
+enum Target {
+    Tcp(SocketAddr),
+    Unix(PathBuf),
+}
+
+impl Target {
+    /// `unix:PATH`, a path starting with `/` or `./`, or `HOST:PORT`.
+    fn parse(s: &str) -> Option<Target> {
+        if let Some(path) = s.strip_prefix("unix:") {
+            return (!path.is_empty()).then(|| Target::Unix(PathBuf::from(path)));
+        }
+        if s.starts_with('/') || s.starts_with("./") {
+            return Some(Target::Unix(PathBuf::from(s)));
+        }
+        s.to_socket_addrs().ok().and_then(|mut a| a.next()).map(Target::Tcp)
+    }
+}
+
+/// One connection, either transport; `drive` is generic, so the match is
+/// made once per connection, not per message.
+enum Conn {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+impl Conn {
+    async fn connect(t: &Target) -> std::io::Result<Conn> {
+        match t {
+            Target::Tcp(a) => {
+                let s = TcpStream::connect(a).await?;
+                let _ = s.set_nodelay(true);
+                Ok(Conn::Tcp(s))
+            }
+            Target::Unix(p) => Ok(Conn::Unix(UnixStream::connect(p).await?)),
+        }
+    }
+}
+
+impl AsRawFd for Conn {
+    fn as_raw_fd(&self) -> RawFd {
+        match self {
+            Conn::Tcp(s) => s.as_raw_fd(),
+            Conn::Unix(s) => s.as_raw_fd(),
         }
     }
 }
 
 struct Args {
     mode: Mode,
-    addr: SocketAddr,
+    addr: Target,
     conns: usize,
     size: usize,
     depth: usize,
@@ -78,13 +140,16 @@ struct Args {
     connect_par: usize,
     watch_pid: Option<u32>,
     count: Option<u64>,
+    expect: Option<u64>,
 }
 
 fn usage() -> ! {
     eprintln!(
-        "usage: loadgen MODE HOST:PORT [-c CONNS] [-s SIZE] [-p DEPTH] [-d SECS] [-w SECS]\n\
-         \x20              [--connect-par K] [--watch-pid PID] [-n MSGS]\n\
-         MODE: echo | lines | idle   (defaults: -c 1 -s 64 -p 1 -d 5 -w 1 --connect-par 64)"
+        "usage: loadgen MODE ADDR [-c CONNS] [-s SIZE] [-p DEPTH] [-d SECS] [-w SECS]\n\
+         \x20              [--connect-par K] [--watch-pid PID] [-n MSGS] [--expect BYTES]\n\
+         MODE: echo | lines | idle | drain   (defaults: -c 1 -s 64 -p 1 -d 5 -w 1 --connect-par 64)\n\
+         ADDR: HOST:PORT, or unix:PATH (or a path starting with / or ./)\n\
+         drain: CONNS downloads one after the other, each read to EOF; --expect BYTES is required"
     );
     std::process::exit(2)
 }
@@ -95,10 +160,11 @@ fn parse_args() -> Args {
         Some("echo") => Mode::Echo,
         Some("lines") => Mode::Lines,
         Some("idle") => Mode::Idle,
+        Some("drain") => Mode::Drain,
         _ => usage(),
     };
     let addr_s = it.next().unwrap_or_else(|| usage());
-    let addr = match addr_s.to_socket_addrs().ok().and_then(|mut a| a.next()) {
+    let addr = match Target::parse(&addr_s) {
         Some(a) => a,
         None => {
             eprintln!("loadgen: cannot resolve {addr_s}");
@@ -116,6 +182,7 @@ fn parse_args() -> Args {
         connect_par: 64,
         watch_pid: None,
         count: None,
+        expect: None,
     };
     while let Some(flag) = it.next() {
         let val = it.next().unwrap_or_else(|| usage());
@@ -132,11 +199,16 @@ fn parse_args() -> Args {
             "--connect-par" => a.connect_par = val.parse().unwrap_or_else(|_| bad()),
             "--watch-pid" => a.watch_pid = Some(val.parse().unwrap_or_else(|_| bad())),
             "-n" | "--count" => a.count = Some(val.parse().unwrap_or_else(|_| bad())),
+            "--expect" => a.expect = Some(val.parse().unwrap_or_else(|_| bad())),
             _ => usage(),
         }
     }
     if a.conns == 0 || a.depth == 0 || a.connect_par == 0 || (a.mode == Mode::Echo && a.size == 0) {
         eprintln!("loadgen: conns, depth, connect-par must be >= 1 (and size >= 1 for echo)");
+        std::process::exit(2)
+    }
+    if a.mode == Mode::Drain && a.expect.is_none() {
+        eprintln!("loadgen: drain needs --expect BYTES (the size of one download)");
         std::process::exit(2)
     }
     a
@@ -274,8 +346,8 @@ impl Shared {
     }
 }
 
-async fn drive(
-    mut s: TcpStream,
+async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
+    mut s: S,
     pat: Rc<Pattern>,
     start_unit: usize,
     depth: usize,
@@ -374,14 +446,15 @@ async fn drive(
     }
 }
 
-async fn connect_all(addr: SocketAddr, n: usize, par: usize) -> Vec<Option<TcpStream>> {
-    let slots: Rc<RefCell<Vec<Option<TcpStream>>>> =
+async fn connect_all(addr: &Target, n: usize, par: usize) -> Vec<Option<Conn>> {
+    let slots: Rc<RefCell<Vec<Option<Conn>>>> =
         Rc::new(RefCell::new((0..n).map(|_| None).collect()));
     let next = Rc::new(Cell::new(0usize));
     let mut workers = Vec::new();
     for _ in 0..par.min(n) {
         let slots = slots.clone();
         let next = next.clone();
+        let addr = addr.clone();
         workers.push(tokio::task::spawn_local(async move {
             let mut reported = false;
             loop {
@@ -391,9 +464,8 @@ async fn connect_all(addr: SocketAddr, n: usize, par: usize) -> Vec<Option<TcpSt
                 }
                 next.set(i + 1);
                 for attempt in 0..3 {
-                    match tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(addr)).await {
+                    match tokio::time::timeout(Duration::from_secs(5), Conn::connect(&addr)).await {
                         Ok(Ok(s)) => {
-                            let _ = s.set_nodelay(true);
                             slots.borrow_mut()[i] = Some(s);
                             break;
                         }
@@ -456,7 +528,7 @@ fn raise_nofile() {
 }
 
 /// True if the peer has not closed the socket (no EOF / error pending).
-fn still_open(s: &TcpStream) -> bool {
+fn still_open(s: &Conn) -> bool {
     let mut b = [0u8; 1];
     let r = unsafe {
         libc::recv(
@@ -477,8 +549,11 @@ fn still_open(s: &TcpStream) -> bool {
 }
 
 async fn run(a: Args) -> String {
+    if a.mode == Mode::Drain {
+        return drain(&a).await;
+    }
     let t_conn = Instant::now();
-    let streams = connect_all(a.addr, a.conns, a.connect_par).await;
+    let streams = connect_all(&a.addr, a.conns, a.connect_par).await;
     let established = streams.iter().filter(|s| s.is_some()).count();
     eprintln!(
         "loadgen: {established}/{} connections established in {:.2}s",
@@ -521,14 +596,11 @@ async fn run(a: Args) -> String {
             let start_unit = i.wrapping_mul(7919) + i / 8;
             // Spread the fixed count: the first `count % live` connections take one more.
             let quota = a.count.map(|n| n / live.max(1) + u64::from((i as u64) < n % live.max(1)));
-            tasks.push(tokio::task::spawn_local(drive(
-                s,
-                pats[i % 8].clone(),
-                start_unit,
-                a.depth,
-                sh.clone(),
-                quota,
-            )));
+            let (pat, sh) = (pats[i % 8].clone(), sh.clone());
+            tasks.push(match s {
+                Conn::Tcp(s) => tokio::task::spawn_local(drive(s, pat, start_unit, a.depth, sh, quota)),
+                Conn::Unix(s) => tokio::task::spawn_local(drive(s, pat, start_unit, a.depth, sh, quota)),
+            });
         }
     }
 
@@ -599,6 +671,80 @@ async fn run(a: Args) -> String {
     if let (Some(x), Some(y)) = (srv0, srv1) {
         let t = (y.0 + y.1) - (x.0 + x.1);
         line += &format!(" srv_cpu_pct={:.0} srv_ns_per_msg={:.0}", t / secs * 100.0, per_msg_ns(t));
+    }
+    line
+}
+
+/// Reads one connection to EOF: (bytes, error).
+async fn drain_one<S: AsyncRead + Unpin>(mut s: S, buf: &mut [u8]) -> (u64, Option<String>) {
+    let mut n = 0u64;
+    loop {
+        match s.read(buf).await {
+            Ok(0) => return (n, None),
+            Ok(k) => n += k as u64,
+            Err(e) => return (n, Some(format!("read: {e}"))),
+        }
+    }
+}
+
+/// `drain`: CONNS downloads in turn, each read to EOF and counted.
+async fn drain(a: &Args) -> String {
+    let expect = a.expect.unwrap_or(0);
+    let mut buf = vec![0u8; 256 * 1024];
+    let (mut bytes, mut errors, mut established) = (0u64, 0u64, 0usize);
+    let t0 = Instant::now();
+    let lg0 = cpu_secs(None);
+    let srv0 = a.watch_pid.and_then(|p| cpu_secs(Some(p)));
+    for i in 0..a.conns {
+        let conn = match tokio::time::timeout(Duration::from_secs(5), Conn::connect(&a.addr)).await {
+            Ok(Ok(c)) => c,
+            Ok(Err(e)) => {
+                eprintln!("loadgen: download {i}: connect: {e}");
+                errors += 1;
+                continue;
+            }
+            Err(_) => {
+                eprintln!("loadgen: download {i}: connect timed out");
+                errors += 1;
+                continue;
+            }
+        };
+        established += 1;
+        let (n, err) = match conn {
+            Conn::Tcp(s) => drain_one(s, &mut buf).await,
+            Conn::Unix(s) => drain_one(s, &mut buf).await,
+        };
+        bytes += n;
+        if let Some(e) = err {
+            eprintln!("loadgen: download {i}: {e} after {n} bytes");
+            errors += 1;
+        } else if n != expect {
+            eprintln!("loadgen: download {i}: {n} bytes, expected {expect}");
+            errors += 1;
+        }
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    let lg1 = cpu_secs(None);
+    let srv1 = a.watch_pid.and_then(|p| cpu_secs(Some(p)));
+    let mut line = format!(
+        "mode=drain conns={} size={expect} depth=0 msgs_per_s=0 mb_per_s={:.2} p50_us=0 p99_us=0 errors={errors} \
+         established={established} bytes={bytes} secs={secs:.3} gb_per_s={:.3}",
+        a.conns,
+        bytes as f64 / secs / 1e6,
+        bytes as f64 / secs / 1e9,
+    );
+    let gib = bytes as f64 / (1u64 << 30) as f64;
+    if let (Some(x), Some(y)) = (lg0, lg1) {
+        let t = (y.0 + y.1) - (x.0 + x.1);
+        line += &format!(" lg_cpu_pct={:.0} lg_usr_pct={:.0}", t / secs * 100.0, (y.0 - x.0) / secs * 100.0);
+    }
+    if let (Some(x), Some(y)) = (srv0, srv1) {
+        let t = (y.0 + y.1) - (x.0 + x.1);
+        line += &format!(
+            " srv_cpu_pct={:.0} srv_cpu_secs={t:.3} srv_s_per_gib={:.3}",
+            t / secs * 100.0,
+            if gib > 0.0 { t / gib } else { 0.0 }
+        );
     }
     line
 }
