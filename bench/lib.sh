@@ -1,29 +1,37 @@
 # Helpers for run.sh (sourced, not run); adapted from the shared rig.
 
 
-# port_of "CMD ... PORT" -> PORT (the command's last word)
+# port_of "CMD ... ADDR" -> ADDR (the command's last word): a TCP port, or
+# a Unix stream socket as unix:PATH (or an absolute path).
 port_of() {
     local w
     # shellcheck disable=SC2086
     set -- $1
     for w; do :; done
     case $w in
-        '' | *[!0-9]*) echo "not a port at the end of the server command: '$w'" >&2; return 1 ;;
+        unix:/* | /*) echo "$w"; return 0 ;;
+        '' | *[!0-9]*) echo "not a port or unix:PATH at the end of the server command: '$w'" >&2; return 1 ;;
     esac
     echo "$w"
 }
 
-listening() { # PORT
-    [ -n "$(ss -Hltn "sport = :$1" 2>/dev/null)" ]
+listening() { # PORT | unix:PATH | /PATH
+    case $1 in
+        unix:*) [ -n "$(ss -Hxl src "${1#unix:}" 2>/dev/null)" ] ;;
+        /*) [ -n "$(ss -Hxl src "$1" 2>/dev/null)" ] ;;
+        *) [ -n "$(ss -Hltn "sport = :$1" 2>/dev/null)" ] ;;
+    esac
 }
 
-# start_server CMD CPU LOG: start CMD pinned to CPU, wait until its port
-# listens; sets SRV_PID. Fails if the port is already taken or CMD dies.
+# start_server CMD CPU LOG: start CMD pinned to CPU, wait until its port (or
+# Unix socket path: a last word unix:PATH) listens; sets SRV_PID. Fails if
+# the port or path is already taken by a listener or CMD dies. A stale socket
+# file is the server's to replace.
 start_server() {
     local cmd=$1 cpu=$2 log=${3:-/dev/null} port i
     port=$(port_of "$cmd") || return 1
     if listening "$port"; then
-        echo "port $port is already in use" >&2
+        echo "$port is already in use" >&2
         return 1
     fi
     taskset -c "$cpu" bash -c "exec $cmd" </dev/null >>"$log" 2>&1 &
@@ -67,10 +75,15 @@ nfds() { # PID
 
 # run_loadgen PORT SRV_PID LOADGEN_CPU ARGS... -> prints loadgen's last line
 # (or a failure line), pinned to LOADGEN_CPU, watching SRV_PID's CPU time.
+# PORT is a port on 127.0.0.1, or any address loadgen takes (unix:PATH).
 run_loadgen() {
-    local port=$1 pid=$2 cpu=$3 line
+    local port=$1 pid=$2 cpu=$3 line addr
     shift 3
-    line=$(taskset -c "$cpu" "$LOADGEN" "$1" "127.0.0.1:$port" "${@:2}" --watch-pid "$pid" 2>>"$LG_ERR" | tail -n 1) || true
+    case $port in
+        *[!0-9]*) addr=$port ;;
+        *) addr=127.0.0.1:$port ;;
+    esac
+    line=$(taskset -c "$cpu" "$LOADGEN" "$1" "$addr" "${@:2}" --watch-pid "$pid" 2>>"$LG_ERR" | tail -n 1) || true
     if [ -z "$line" ]; then
         line="mode=$1 msgs_per_s=0 p50_us=0 p99_us=0 errors=-1 failed=1"
     fi

@@ -232,6 +232,60 @@ def report(out):
             t.add(f"echo {label(cell)}: throughput ÷ original Pants (py2.7)", fmt(med(thr)), "(report)", None, "")
         body.append("")
 
+    # -------------------------------------------------------------- unix
+    unix_cells = cells(rows, "unix")
+    if unix_cells:
+        body += ["## Echo over a Unix stream socket", "",
+                 "pants `unix_echo PATH` against the C epoll echo server listening on `unix:PATH`.", "",
+                 "| conns × size × in flight | pants msgs/s | C epoll | CPU/msg ÷ C (≤ 1.10) | pants CPU ns/msg | C ns/msg | thr. ÷ C | p99 pants / C µs | errors |",
+                 "|---|---|---|---|---|---|---|---|---|"]
+        for cell in unix_cells:
+            thr_c = per_round(rows, "unix", cell, "pants-unix-echo", "c-epoll-echo", "msgs_per_s")
+            cpu_c = per_round(rows, "unix", cell, "pants-unix-echo", "c-epoll-echo", "srv_ns_per_msg")
+            p99p = med(values(rows, "unix", cell, "pants-unix-echo", "p99_us"))
+            p99c = med(values(rows, "unix", cell, "c-epoll-echo", "p99_us"))
+            body.append(
+                f"| {label(cell)} | {big(med(values(rows, 'unix', cell, 'pants-unix-echo', 'msgs_per_s')))} "
+                f"| {big(med(values(rows, 'unix', cell, 'c-epoll-echo', 'msgs_per_s')))} "
+                f"| {ratio_cell(cpu_c)} "
+                f"| {fmt(med(values(rows, 'unix', cell, 'pants-unix-echo', 'srv_ns_per_msg')), 0)} "
+                f"| {fmt(med(values(rows, 'unix', cell, 'c-epoll-echo', 'srv_ns_per_msg')), 0)} "
+                f"| {ratio_cell(thr_c)} | {fmt(p99p, 0)} / {fmt(p99c, 0)} | {errors(rows, 'unix', cell)} |")
+            ok, margin = check(med(cpu_c), 1.10, False)
+            t.add(f"unix echo {label(cell)}: CPU/msg ÷ C epoll", fmt(med(cpu_c)), "≤ 1.10", ok, margin,
+                  ("unix CPU ÷ C " + label(cell), med(cpu_c), 1.10, False))
+        body.append("")
+
+    # -------------------------------------------------------------- sendfile
+    for cell in cells(rows, "sendfile"):
+        m = re.match(r"f(\d+)MiB_x(\d+)", cell)
+        what = (f"{int(m.group(1)) / 1024:g} GiB file, {m.group(2)} download(s) per run, one after the other"
+                if m else cell)
+        body += ["## write_file: a file over loopback TCP", "",
+                 f"{what}; loadgen reads each to EOF and checks the byte count. pants `send_file` "
+                 "(`Stream::write_file`, sendfile in the engine, then a graceful close) against a "
+                 "blocking C `sendfile(2)` loop (`c-sendfile`). Server CPU is user+sys over the "
+                 "downloads.", "",
+                 "| server | GB/s | server CPU s / GiB | server CPU % | pants thr. ÷ it | pants CPU/GiB ÷ it | errors |",
+                 "|---|---|---|---|---|---|---|"]
+        for s in ("pants-send-file", "c-sendfile"):
+            if not values(rows, "sendfile", cell, s, "gb_per_s"):
+                continue
+            thr = per_round(rows, "sendfile", cell, "pants-send-file", s, "gb_per_s")
+            cpu = per_round(rows, "sendfile", cell, "pants-send-file", s, "srv_s_per_gib")
+            errs = int(sum(r.get("errors", 0) for r in rows if r.get("part") == "sendfile" and r.get("cell") == cell
+                           and r.get("server") == s and isinstance(r.get("errors"), float) and r["errors"] > 0))
+            mine = s == "pants-send-file"
+            body.append(f"| {s} | {fmt(med(values(rows, 'sendfile', cell, s, 'gb_per_s')))} "
+                        f"| {fmt(med(values(rows, 'sendfile', cell, s, 'srv_s_per_gib')), 3)} "
+                        f"| {fmt(med(values(rows, 'sendfile', cell, s, 'srv_cpu_pct')), 0)} "
+                        f"| {'—' if mine else ratio_cell(thr)} | {'—' if mine else ratio_cell(cpu)} | {errs} |")
+        thr = per_round(rows, "sendfile", cell, "pants-send-file", "c-sendfile", "gb_per_s")
+        cpu = per_round(rows, "sendfile", cell, "pants-send-file", "c-sendfile", "srv_s_per_gib")
+        t.add("write_file: throughput ÷ C sendfile", ratio_cell(thr), "(report)", None, "")
+        t.add("write_file: server CPU/GiB ÷ C sendfile", ratio_cell(cpu), "(report)", None, "")
+        body.append("")
+
     # -------------------------------------------------------------- lines
     if cells(rows, "lines"):
         cell = cells(rows, "lines")[0]

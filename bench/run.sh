@@ -9,15 +9,18 @@
 #
 # Options:
 #   --quick           short runs, fewer echo shapes (K=1 D=1 W=0.5)
-#   --only PARTS      any of: echo lines memory timers syscalls multi framing timeouts
+#   --only PARTS      any of: echo unix sendfile lines memory timers syscalls multi
+#                     framing timeouts
 #   -k ROUNDS         rounds per comparison (default 5)
 #   -d SECS           measured seconds per run (default 3; warm-up W=1)
 #   --out DIR         where results go (default bench/results, quick: bench/target/quick)
 #   --no-build        use what bench/target/bin already holds
 #
 # Environment: SERVER_CPU, LOADGEN_CPU, CONFIGS (echo shapes "conns:size:depth …"),
-# MEMCONNS (10000), BIGCONNS ("15000 19900"), SYSMSGS (200000), PANTS_ROOT
-# (the checkout whose examples are measured; default: this one).
+# UNIX_CONFIGS (the unix part's shapes), SFSIZE (sendfile file bytes, 1 GiB),
+# SFDOWNLOADS (downloads per sendfile run, 3), MEMCONNS (10000), BIGCONNS
+# ("15000 19900"), SYSMSGS (200000), PANTS_ROOT (the checkout whose examples
+# are measured; default: this one).
 # Outputs: results.tsv (one row per run), results.md (tables, ratios,
 # targets), chart.svg, env.txt. Per-run logs: bench/target/raw/.
 set -euo pipefail
@@ -31,7 +34,7 @@ LOADGEN=$BIN/loadgen
 SERVER_CPU=${SERVER_CPU:-0}
 LOADGEN_CPU=${LOADGEN_CPU:-1}
 K=5 D=3 W=1
-ONLY="echo lines memory timers syscalls multi framing"
+ONLY="echo unix sendfile lines memory timers syscalls multi framing"
 OUT=
 QUICK=0
 BUILD=1
@@ -39,9 +42,12 @@ CONFIGS=${CONFIGS:-"1:64:1 1:64:16 1:4096:1 1:4096:16 64:64:1 64:64:16 64:4096:1
 MEMCONNS=${MEMCONNS:-10000}
 BIGCONNS=${BIGCONNS:-"15000 19900"}
 SYSMSGS=${SYSMSGS:-200000}
+UNIX_CONFIGS=${UNIX_CONFIGS:-"1:64:1 64:64:1 64:64:16 64:4096:1 1000:64:16"}
+SFSIZE=${SFSIZE:-1073741824}
+SFDOWNLOADS=${SFDOWNLOADS:-3}
 
 usage() {
-    sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 while [ $# -gt 0 ]; do
@@ -59,6 +65,8 @@ done
 if [ $QUICK = 1 ]; then
     K=1 D=1 W=0.5
     CONFIGS=${QUICK_CONFIGS:-"64:64:1 64:4096:16"}
+    UNIX_CONFIGS=${QUICK_UNIX_CONFIGS:-"64:64:1 1:64:1"}
+    SFDOWNLOADS=1
     BIGCONNS=15000
     SYSMSGS=20000
     OUT=${OUT:-$T/quick}
@@ -77,6 +85,7 @@ build() {
     echo "== build: C epoll servers" >&2
     ${CC:-gcc} -O2 -Wall -Wextra -o "$BIN/c-epoll-echo" "$HERE/servers/c/epoll-echo.c"
     ${CC:-gcc} -O2 -Wall -Wextra -o "$BIN/c-epoll-lines" "$HERE/servers/c/epoll-lines.c"
+    ${CC:-gcc} -O2 -Wall -Wextra -o "$BIN/c-sendfile" "$HERE/servers/c/sendfile-server.c"
     echo "== build: pants examples ($ROOT)" >&2
     (cd "$ROOT" && cargo build --release --locked -p pants-examples --examples)
     install -m 755 "$ROOT/target/release/examples/echo" "$BIN/pants-echo"
@@ -84,6 +93,8 @@ build() {
         install -m 755 "$ROOT/target/release/examples/idle_echo" "$BIN/pants-echo-idle"
     fi
     install -m 755 "$ROOT/target/release/examples/line_echo" "$BIN/pants-lines"
+    install -m 755 "$ROOT/target/release/examples/unix_echo" "$BIN/pants-unix-echo"
+    install -m 755 "$ROOT/target/release/examples/send_file" "$BIN/pants-send-file"
     install -m 755 "$ROOT/target/release/examples/multi_echo" "$BIN/pants-multi"
     for n in 1 2; do # multi_echo takes [ADDR] [THREADS]; the suite wants the port last
         printf '#!/bin/sh\nexec "%s" "$1" %s\n' "$BIN/pants-multi" "$n" >"$BIN/pants-multi-$n"
@@ -140,7 +151,10 @@ trap 'exit 130' INT TERM
 cat "$OUT/env.txt"
 
 # run_set PART CELL MODE "LOADGEN ARGS" SERVER... : K rounds, each server once
-# per round in the order given; one results.tsv row per run.
+# per round in the order given; one results.tsv row per run. Servers take
+# the port as their last argument, or with NET=unix the socket unix:PATH;
+# SRV_ARGS (if set) goes before it (send_file's FILE).
+SOCKDIR=$T/sock
 run_set() {
     local part=$1 cell=$2 mode=$3 args=$4 r i s port line
     shift 4
@@ -151,7 +165,8 @@ run_set() {
             i=$((i + 1))
             have "$s" || continue
             port=$((9100 + i))
-            if ! start_server "$BIN/$s $port" "$SERVER_CPU" "$RAW/$s.log"; then
+            [ "${NET:-tcp}" = unix ] && port=unix:$SOCKDIR/$s.sock
+            if ! start_server "$BIN/$s ${SRV_ARGS:-}${SRV_ARGS:+ }$port" "$SERVER_CPU" "$RAW/$s.log"; then
                 line="mode=$mode msgs_per_s=0 errors=-1 failed=1"
             else
                 # shellcheck disable=SC2086
@@ -160,7 +175,7 @@ run_set() {
                 SRV_PID=
             fi
             echo "part=$part cell=$cell server=$s round=$r $line" >>"$TSV"
-            printf '   r%d %-16s %s\n' "$r" "$s" "$(grep -o 'msgs_per_s=[^ ]*\|p99_us=[^ ]*\|errors=[^ ]*\|srv_ns_per_msg=[^ ]*\|srv_cpu_pct=[^ ]*' <<<"$line" | tr '\n' ' ')"
+            printf '   r%d %-16s %s\n' "$r" "$s" "$(grep -o 'msgs_per_s=[^ ]*\|p99_us=[^ ]*\|errors=[^ ]*\|srv_ns_per_msg=[^ ]*\|srv_cpu_pct=[^ ]*\|gb_per_s=[^ ]*\|srv_s_per_gib=[^ ]*' <<<"$line" | tr '\n' ' ')"
         done
     done
 }
@@ -236,6 +251,27 @@ for part in $ONLY; do
             [ "$cfg" = 64:64:1 ] && servers+=(pants-py2-echo)
             run_set echo "$(cell_of "$cfg")" echo "-c $c -s $s -p $p" "${servers[@]}"
         done
+        ;;
+    unix)
+        # The echo shapes on a Unix stream socket: pants' unix_echo against
+        # the C epoll server, both on unix:PATH in bench/target/sock/.
+        mkdir -p "$SOCKDIR"
+        for cfg in $UNIX_CONFIGS; do
+            IFS=: read -r c s p <<<"$cfg"
+            NET=unix run_set unix "$(cell_of "$cfg")" echo "-c $c -s $s -p $p" pants-unix-echo c-epoll-echo
+        done
+        ;;
+    sendfile)
+        # Stream::write_file (sendfile inside the engine) against a blocking C
+        # sendfile(2) loop: SFDOWNLOADS whole-file downloads per run over
+        # loopback TCP, one after the other, each read to EOF and counted.
+        sf=$T/sendfile-$SFSIZE.bin
+        if [ "$(stat -c %s "$sf" 2>/dev/null)" != "$SFSIZE" ]; then
+            echo "-- creating $sf ($SFSIZE random bytes, kept for later runs)"
+            head -c "$SFSIZE" /dev/urandom >"$sf.tmp" && mv "$sf.tmp" "$sf"
+        fi
+        cat "$sf" >/dev/null # into the page cache: no server reads the disk
+        SRV_ARGS=$sf run_set sendfile "f$((SFSIZE >> 20))MiB_x$SFDOWNLOADS" drain "--expect $SFSIZE -c $SFDOWNLOADS" pants-send-file c-sendfile
         ;;
     lines)
         run_set lines c64_s64_p16 lines "-c 64 -s 64 -p 16" pants-lines c-epoll-lines tokio-lines pants-py2-lines
