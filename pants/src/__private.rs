@@ -14,6 +14,7 @@ pub use crate::proto::read::Rule;
 pub use regex::bytes::Regex;
 
 use crate::api::channel::Channel;
+use crate::api::datagram::Datagram;
 use crate::api::stream::Stream;
 use crate::proto::read::Step;
 
@@ -54,6 +55,18 @@ pub fn dispatch<C: Channel>(
     key: usize,
     event: Event<'_>,
 ) -> usize {
+    let event = match event {
+        Event::Datagram { from, data } => {
+            let mut d = Datagram::<C>::new(core, key, Some(from));
+            channel.__pants_datagram(&mut d, from, data);
+            return 0;
+        }
+        Event::DatagramClose => {
+            channel.__pants_datagram_close(&mut Datagram::<C>::new(core, key, None));
+            return 0;
+        }
+        other => other,
+    };
     let mut s = Stream::<C>::new(core, key);
     match event {
         Event::Connect => channel.__pants_connect(&mut s),
@@ -67,6 +80,7 @@ pub fn dispatch<C: Channel>(
         Event::Shutdown => channel.__pants_shutdown(&mut s),
         Event::Handshake => channel.__pants_handshake(&mut s),
         Event::HandshakeError(error) => channel.__pants_handshake_error(&mut s, error),
+        Event::Datagram { .. } | Event::DatagramClose => {}
     }
     0
 }

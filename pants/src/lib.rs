@@ -65,8 +65,10 @@ pub mod tls;
 
 pub use crate::addr::{Addr, Credentials, IntoAddr, UnixAddr};
 pub use crate::api::channel::{App, Channel, Match, Member, ReadState};
+pub use crate::api::datagram::{Datagram, DatagramId};
 pub use crate::api::server::{ServerId, ServerRef, StreamId};
 pub use crate::api::stream::Stream;
+pub use crate::core::{DATAGRAM_QUEUE_BYTES, DATAGRAM_QUEUE_LEN};
 pub use crate::engine::{DEFAULT_SHUTDOWN_GRACE, Engine, Handle};
 pub use crate::error::{Error, Result};
 pub use crate::handlers::{
@@ -82,6 +84,7 @@ pub use crate::proto::write_queue::{PastMax, WriteLimits};
 #[doc(hidden)]
 pub use crate::proto::{framing, timer};
 pub use crate::sys::clock::Clock;
+pub use crate::sys::datagram::{MAX_UDP_V4, MAX_UDP_V6};
 pub use crate::sys::net::ListenOptions;
 /// Derives [`App`] for an enum whose variants each hold one channel type, so
 /// one engine runs several protocols (a proxy's front and back) with static

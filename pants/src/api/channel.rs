@@ -11,6 +11,8 @@ use std::marker::PhantomData;
 
 use regex::bytes::{CaptureLocations, Regex};
 
+use crate::addr::Addr;
+use crate::api::datagram::Datagram;
 use crate::api::stream::Stream;
 use crate::core::Core;
 use crate::error::Error;
@@ -104,6 +106,23 @@ pub trait Channel: Sized + 'static {
     fn __pants_handshake(&mut self, _s: &mut Stream<'_, Self>) {}
 
     #[doc(hidden)]
+    fn __pants_datagram(&mut self, d: &mut Datagram<'_, Self>, from: &Addr, data: &[u8]) {
+        log::warn!(
+            "{}: a datagram of {} bytes from {from}, and no datagram handler",
+            d.id(),
+            data.len()
+        );
+    }
+
+    #[doc(hidden)]
+    fn __pants_datagram_error(&mut self, d: &mut Datagram<'_, Self>, from: &Addr, error: &Error) {
+        log::info!("{}: datagram from {from}: {error}", d.id());
+    }
+
+    #[doc(hidden)]
+    fn __pants_datagram_close(&mut self, _d: &mut Datagram<'_, Self>) {}
+
+    #[doc(hidden)]
     fn __pants_handshake_error(&mut self, s: &mut Stream<'_, Self>, error: &Error) {
         log::info!("stream {}: {error}", s.id());
     }
@@ -140,6 +159,15 @@ pub enum Event<'a> {
     Handshake,
     /// The TLS handshake failed (the stream closes next).
     HandshakeError(&'a Error),
+    /// A datagram arrived.
+    Datagram {
+        /// Its sender.
+        from: &'a Addr,
+        /// The whole datagram.
+        data: &'a [u8],
+    },
+    /// The datagram socket closed (called exactly once).
+    DatagramClose,
 }
 
 /// The engine's channel type: one channel type, or an enum of several.

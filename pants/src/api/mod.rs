@@ -2,6 +2,7 @@
 //! handle, [`ServerRef`](server::ServerRef) and ids.
 
 pub(crate) mod channel;
+pub(crate) mod datagram;
 pub(crate) mod server;
 pub(crate) mod stream;
 pub(crate) mod tls;

@@ -12,6 +12,7 @@
 //! read again) and the engine settles those lists after each handler returns.
 
 mod connect;
+mod datagram_io;
 mod server_io;
 mod stream_io;
 
@@ -29,6 +30,8 @@ use crate::proto::timer::TimerQueue;
 use crate::proto::write_queue::WriteLimits;
 use crate::sys::clock::Clock;
 
+pub(crate) use datagram_io::DatagramIo;
+pub use datagram_io::{DATAGRAM_QUEUE_BYTES, DATAGRAM_QUEUE_LEN};
 pub(crate) use server_io::{NO_SERVER, ServerIo};
 pub(crate) use stream_io::{ConnectPlan, StreamIo};
 
@@ -68,6 +71,8 @@ pub struct Core<A> {
     pub(crate) resume: Vec<(usize, u32)>,
     /// Streams that asked for STARTTLS in a handler still running.
     pub(crate) upgrades: Vec<(usize, u32)>,
+    /// Datagram sockets a handler closed.
+    pub(crate) datagram_closing: Vec<usize>,
     /// Channel values created by handlers (`connect` from a handler), to move
     /// into the engine's table when the handler returns.
     pub(crate) born: Vec<(usize, A)>,
@@ -88,6 +93,8 @@ pub struct Core<A> {
 pub(crate) enum Slot<A> {
     Stream(StreamIo),
     Server(ServerIo<A>),
+    /// A datagram socket (boxed: there are few, and streams set the size).
+    Datagram(Box<DatagramIo>),
 }
 
 impl<A> Core<A> {
@@ -100,6 +107,7 @@ impl<A> Core<A> {
             closing: VecDeque::new(),
             resume: Vec::new(),
             upgrades: Vec::new(),
+            datagram_closing: Vec::new(),
             born: Vec::new(),
             failed: Vec::new(),
             generation: 0,
@@ -153,6 +161,7 @@ impl<A> Core<A> {
                     && !io.life.has(crate::proto::lifecycle::Lifecycle::CLOSED)
             }
             Some(Slot::Server(srv)) => srv.generation == generation && srv.listener.is_some(),
+            Some(Slot::Datagram(io)) => io.generation == generation,
             None => false,
         }
     }

@@ -19,6 +19,7 @@
 //! are `timers.rs`.
 
 mod accept;
+mod datagram;
 mod io;
 mod settle;
 mod shutdown;

@@ -37,6 +37,10 @@ impl<A: App> Engine<A> {
                 self.apply_upgrades();
                 continue;
             }
+            if !self.core.datagram_closing.is_empty() {
+                self.close_datagrams();
+                continue;
+            }
             if let Some(key) = self.core.dirty.pop_front() {
                 let dirty = self
                     .core

@@ -39,14 +39,20 @@ impl<A: App> Engine<A> {
             let mut streams = Vec::new();
             for (key, slot) in &self.core.slots {
                 match slot {
-                    Slot::Server(_) => servers.push(key),
+                    // Datagram sockets close with the listeners: nothing
+                    // is owed on them.
+                    Slot::Server(_) | Slot::Datagram(_) => servers.push(key),
                     Slot::Stream(_) => streams.push(key),
                 }
             }
             (servers, streams)
         };
         for key in servers {
-            let _ = self.core.stop_listening(key);
+            if self.core.datagram(key).is_some() {
+                self.finish_datagram(key);
+            } else {
+                let _ = self.core.stop_listening(key);
+            }
         }
         for key in streams {
             let open = self.core.stream(key).is_some_and(|io| io.life.is_open());

@@ -160,6 +160,7 @@ impl<A: App> Engine<A> {
                     self.read_stream(key, true);
                 }
                 Some(Slot::Server(_)) => self.accept(key),
+                Some(Slot::Datagram(_)) => self.read_datagrams(key),
                 None => {}
             }
             self.settle();
@@ -172,9 +173,22 @@ impl<A: App> Engine<A> {
             // A channel closed earlier in this batch (its key may be reused): ignore.
             return;
         }
-        if let Some(Slot::Server(_)) = self.core.slots.get(key) {
-            self.accept(key);
-            return;
+        match self.core.slots.get(key) {
+            Some(Slot::Server(_)) => {
+                self.accept(key);
+                return;
+            }
+            Some(Slot::Datagram(_)) => {
+                if event.is_writable() {
+                    self.core.flush_datagrams(key);
+                }
+                if event.is_readable() || event.is_error() {
+                    self.read_datagrams(key);
+                }
+                self.settle();
+                return;
+            }
+            _ => {}
         }
         let connecting = self
             .core

@@ -28,6 +28,12 @@ pub(crate) enum Listener {
 #[derive(Debug)]
 pub(crate) struct SocketFile(PathBuf);
 
+impl SocketFile {
+    pub(crate) fn new(path: PathBuf) -> Self {
+        Self(path)
+    }
+}
+
 impl Drop for SocketFile {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
@@ -89,6 +95,25 @@ pub(crate) fn bind_unix(name: &UnixAddr) -> Result<(Listener, Addr)> {
 
 /// Removes a socket file nobody listens on.
 fn clear_stale(path: &Path) -> io::Result<()> {
+    clear_stale_with(path, "a server is listening there", |path| {
+        std::os::unix::net::UnixStream::connect(path).map(drop)
+    })
+}
+
+/// Removes a datagram socket file nobody is bound to.
+pub(crate) fn clear_stale_datagram(path: &Path) -> io::Result<()> {
+    clear_stale_with(path, "a live socket is bound there", |path| {
+        std::os::unix::net::UnixDatagram::unbound().and_then(|probe| probe.connect(path))
+    })
+}
+
+/// Removes the socket file at `path` if `probe` (a connect) is refused;
+/// a live one is `AddrInUse`, a path that is not a socket is reported.
+fn clear_stale_with(
+    path: &Path,
+    busy: &str,
+    probe: impl FnOnce(&Path) -> io::Result<()>,
+) -> io::Result<()> {
     use std::os::unix::fs::FileTypeExt;
     let Ok(meta) = std::fs::symlink_metadata(path) else {
         return Ok(());
@@ -99,11 +124,8 @@ fn clear_stale(path: &Path) -> io::Result<()> {
             "the path exists and is not a socket",
         ));
     }
-    match std::os::unix::net::UnixStream::connect(path) {
-        Ok(_) => Err(io::Error::new(
-            io::ErrorKind::AddrInUse,
-            "a server is listening there",
-        )),
+    match probe(path) {
+        Ok(()) => Err(io::Error::new(io::ErrorKind::AddrInUse, busy.to_owned())),
         Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
             log::info!("{}: removing a stale socket file", path.display());
             std::fs::remove_file(path)

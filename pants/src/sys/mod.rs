@@ -2,6 +2,7 @@
 //! listener seams, socket setup, and [`Clock`](clock::Clock).
 
 pub(crate) mod clock;
+pub(crate) mod datagram;
 pub(crate) mod listener;
 pub(crate) mod net;
 pub(crate) mod resolver;

@@ -1,0 +1,216 @@
+//! The datagram seam: a datagram socket behind one enum, UDP or Unix, each
+//! operation a static `match`.
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+
+use mio::net::{UdpSocket, UnixDatagram};
+use mio::{Interest, Registry, Token};
+use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::addr::{Addr, IntoAddr, UnixAddr};
+use crate::error::{Error, Result};
+use crate::sys::listener::{SocketFile, canonical, clear_stale_datagram};
+
+/// The largest UDP payload over IPv4 (65,535 − 8 UDP − 20 IP header bytes).
+pub const MAX_UDP_V4: usize = 65_507;
+/// The largest UDP payload over IPv6 without jumbograms (65,535 − 8).
+pub const MAX_UDP_V6: usize = 65_527;
+
+/// A datagram socket.
+#[derive(Debug)]
+pub(crate) enum DatagramSock {
+    Udp(UdpSocket),
+    /// A Unix datagram socket, with the socket file it made (removed when
+    /// the socket goes).
+    Unix(
+        UnixDatagram,
+        #[allow(dead_code, reason = "held for its Drop")] Option<SocketFile>,
+    ),
+}
+
+impl DatagramSock {
+    /// Binds `addr`: an IP address (dual-stack on `[::]`) or a Unix path
+    /// or abstract name (a stale socket file is replaced, a live one is in
+    /// use).
+    pub(crate) fn bind(addr: &impl IntoAddr) -> Result<(Self, Addr)> {
+        if let Some(name) = addr.unix() {
+            return bind_unix(&name?);
+        }
+        let addrs = addr.resolve(true).map_err(|e| match e {
+            Error::Connect { addr, source } => Error::Address {
+                input: addr,
+                reason: source.to_string(),
+            },
+            other => other,
+        })?;
+        let mut first = None;
+        for candidate in addrs {
+            match bind_udp(candidate) {
+                Ok(sock) => {
+                    let local = sock.local_addr()?;
+                    return Ok((Self::Udp(sock), Addr::Ip(local)));
+                }
+                Err(source) => {
+                    first.get_or_insert(Error::Listen {
+                        addr: Addr::Ip(candidate),
+                        source,
+                    });
+                }
+            }
+        }
+        Err(first.unwrap_or_else(|| Error::Address {
+            input: addr.describe(),
+            reason: "no address".into(),
+        }))
+    }
+
+    /// Receives one datagram: its length and sender (`Interrupted` retried).
+    pub(crate) fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, Addr)> {
+        loop {
+            let got = match self {
+                Self::Udp(sock) => sock
+                    .recv_from(buf)
+                    .map(|(n, from)| (n, Addr::Ip(canonical(from)))),
+                Self::Unix(sock, _) => sock
+                    .recv_from(buf)
+                    .map(|(n, from)| (n, Addr::unix(UnixAddr::from_std(&from)))),
+            };
+            match got {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                other => return other,
+            }
+        }
+    }
+
+    /// Sends one datagram to `to` (`None`: the connected peer).
+    pub(crate) fn send_to(&self, data: &[u8], to: Option<&Addr>) -> io::Result<usize> {
+        loop {
+            let sent = match (self, to) {
+                (Self::Udp(sock), None) => sock.send(data),
+                (Self::Udp(sock), Some(Addr::Ip(to))) => sock.send_to(data, self.ip_target(*to)),
+                (Self::Unix(sock, _), None) => sock.send(data),
+                (Self::Unix(sock, _), Some(Addr::Unix(to))) => match &**to {
+                    UnixAddr::Path(path) => sock.send_to(data, path),
+                    UnixAddr::Abstract(name) => {
+                        let to = rustix::net::SocketAddrUnix::new_abstract_name(name)?;
+                        Ok(rustix::net::sendto(
+                            sock,
+                            data,
+                            rustix::net::SendFlags::empty(),
+                            &to,
+                        )?)
+                    }
+                    UnixAddr::Unnamed => Err(io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        "an unnamed Unix socket cannot be sent to",
+                    )),
+                },
+                (Self::Udp(_) | Self::Unix(..), Some(to)) => Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("{to} is not an address this socket can send to"),
+                )),
+            };
+            match sent {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                other => return other,
+            }
+        }
+    }
+
+    /// An IPv4 target as seen from a dual-stack IPv6 socket (`::ffff:a.b.c.d`).
+    fn ip_target(&self, to: SocketAddr) -> SocketAddr {
+        match (self, to) {
+            (Self::Udp(sock), SocketAddr::V4(v4))
+                if sock.local_addr().is_ok_and(|l| l.is_ipv6()) =>
+            {
+                SocketAddr::new(IpAddr::V6(v4.ip().to_ipv6_mapped()), v4.port())
+            }
+            _ => to,
+        }
+    }
+
+    /// The largest datagram this socket may send.
+    pub(crate) fn max_datagram(&self) -> usize {
+        match self {
+            Self::Udp(sock) if sock.local_addr().is_ok_and(|l| l.is_ipv6()) => MAX_UDP_V6,
+            Self::Udp(_) => MAX_UDP_V4,
+            // The kernel's limit is the send buffer; this is what a
+            // receiver's 64 KiB buffer takes whole.
+            Self::Unix(..) => 64 * 1024,
+        }
+    }
+
+    /// Sends and receives with one peer only (`send_to(.., None)`).
+    pub(crate) fn connect(&self, to: &Addr) -> io::Result<()> {
+        match (self, to) {
+            (Self::Udp(sock), Addr::Ip(to)) => sock.connect(self.ip_target(*to)),
+            (Self::Unix(sock, _), Addr::Unix(to)) => match &**to {
+                UnixAddr::Path(path) => sock.connect(path),
+                UnixAddr::Abstract(name) => {
+                    let to = rustix::net::SocketAddrUnix::new_abstract_name(name)?;
+                    Ok(rustix::net::connect(sock, &to)?)
+                }
+                UnixAddr::Unnamed => Err(io::ErrorKind::InvalidInput.into()),
+            },
+            _ => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{to} is not an address this socket can connect to"),
+            )),
+        }
+    }
+
+    pub(crate) fn udp(&self) -> io::Result<&UdpSocket> {
+        match self {
+            Self::Udp(sock) => Ok(sock),
+            Self::Unix(..) => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "a Unix datagram socket has no IP options",
+            )),
+        }
+    }
+
+    pub(crate) fn register(&mut self, registry: &Registry, token: Token) -> io::Result<()> {
+        let interest = Interest::READABLE | Interest::WRITABLE;
+        match self {
+            Self::Udp(sock) => registry.register(sock, token, interest),
+            Self::Unix(sock, _) => registry.register(sock, token, interest),
+        }
+    }
+
+    pub(crate) fn deregister(&mut self, registry: &Registry) {
+        let _ = match self {
+            Self::Udp(sock) => registry.deregister(sock),
+            Self::Unix(sock, _) => registry.deregister(sock),
+        };
+    }
+}
+
+/// A non-blocking UDP socket bound to `addr` (dual-stack on `[::]`).
+fn bind_udp(addr: SocketAddr) -> io::Result<UdpSocket> {
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(false)?;
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    Ok(UdpSocket::from_std(socket.into()))
+}
+
+fn bind_unix(name: &UnixAddr) -> Result<(DatagramSock, Addr)> {
+    let addr = Addr::unix(name.clone());
+    let fail = |source: io::Error| Error::Listen {
+        addr: addr.clone(),
+        source,
+    };
+    if let UnixAddr::Path(path) = name {
+        clear_stale_datagram(path).map_err(fail)?;
+    }
+    let std_addr = name.to_std().map_err(fail)?;
+    let sock = UnixDatagram::bind_addr(&std_addr).map_err(fail)?;
+    let file = match name {
+        UnixAddr::Path(path) => Some(SocketFile::new(path.clone())),
+        _ => None,
+    };
+    Ok((DatagramSock::Unix(sock, file), addr))
+}
