@@ -1,8 +1,19 @@
 //! `#[derive(App)]`: an enum of channel types that share one engine.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Ident, TokenStream};
 use quote::quote;
 use syn::{Data, DeriveInput, Fields};
+
+use crate::expand::local;
+
+/// The parameters of `App::__pants_event`: `core`, `key`, `event`.
+pub(crate) fn event_params() -> (Ident, Ident, Ident) {
+    (
+        local("__pants_core"),
+        local("__pants_key"),
+        local("__pants_event"),
+    )
+}
 
 /// Generates `App`, `From<Variant>` and `Member<Variant>` for each variant.
 pub(crate) fn derive(input: TokenStream) -> TokenStream {
@@ -34,8 +45,11 @@ pub(crate) fn derive(input: TokenStream) -> TokenStream {
                 .to_compile_error();
             }
         };
+        let channel = local("__pants_channel");
+        let other = local("__pants_other");
+        let (core, key, event) = event_params();
         arms.push(quote! {
-            Self::#vname(channel) => ::pants::__private::dispatch::<#ty>(channel, core, key, event),
+            Self::#vname(#channel) => ::pants::__private::dispatch::<#ty>(#channel, #core, #key, #event),
         });
         writes.push(quote! {
             Self::#vname(_) => <#ty as ::pants::Channel>::__PANTS_ON_WRITE,
@@ -43,8 +57,8 @@ pub(crate) fn derive(input: TokenStream) -> TokenStream {
         extra.push(quote! {
             #[automatically_derived]
             impl #impl_generics ::core::convert::From<#ty> for #name #ty_generics #where_clause {
-                fn from(channel: #ty) -> Self {
-                    Self::#vname(channel)
+                fn from(#channel: #ty) -> Self {
+                    Self::#vname(#channel)
                 }
             }
             #[automatically_derived]
@@ -52,15 +66,15 @@ pub(crate) fn derive(input: TokenStream) -> TokenStream {
                 #[allow(unreachable_patterns)]
                 fn member_mut(&mut self) -> ::core::option::Option<&mut #ty> {
                     match self {
-                        Self::#vname(channel) => ::core::option::Option::Some(channel),
+                        Self::#vname(#channel) => ::core::option::Option::Some(#channel),
                         _ => ::core::option::Option::None,
                     }
                 }
                 #[allow(unreachable_patterns)]
                 fn into_member(self) -> ::core::result::Result<#ty, Self> {
                     match self {
-                        Self::#vname(channel) => ::core::result::Result::Ok(channel),
-                        other => ::core::result::Result::Err(other),
+                        Self::#vname(#channel) => ::core::result::Result::Ok(#channel),
+                        #other => ::core::result::Result::Err(#other),
                     }
                 }
             }
@@ -85,6 +99,7 @@ pub(crate) fn app_trait_impl(
     body: &TokenStream,
     on_write: &TokenStream,
 ) -> TokenStream {
+    let (core, key, event) = event_params();
     quote! {
         #[automatically_derived]
         impl #header {
@@ -96,9 +111,9 @@ pub(crate) fn app_trait_impl(
             #[inline]
             fn __pants_event(
                 &mut self,
-                core: &mut ::pants::__private::Core<Self>,
-                key: ::core::primitive::usize,
-                event: ::pants::__private::Event<'_>,
+                #core: &mut ::pants::__private::Core<Self>,
+                #key: ::core::primitive::usize,
+                #event: ::pants::__private::Event<'_>,
             ) -> ::core::primitive::usize {
                 #body
             }

@@ -1,6 +1,7 @@
 //! The parsed form of a `#[channel]` impl block.
 
 use proc_macro2::{Span, TokenStream};
+use quote::ToTokens;
 use syn::spanned::Spanned;
 use syn::{Attribute, FnArg, ImplItem, ImplItemFn, ItemImpl, Path, Signature, Type, Visibility};
 
@@ -87,6 +88,16 @@ impl Handler {
     /// method name, resolved like the rest of the generated code.
     pub(crate) fn span(&self) -> Span {
         Span::call_site().located_at(self.name.span())
+    }
+
+    /// The handler's `#[cfg]`s as one predicate, `all(a, b)`: true when
+    /// it has none.
+    pub(crate) fn cfg_predicate(&self) -> TokenStream {
+        let predicates = self.cfgs.iter().map(|attr| match &attr.meta {
+            syn::Meta::List(list) => list.tokens.clone(),
+            other => other.to_token_stream(),
+        });
+        quote::quote!(all(#(#predicates),*))
     }
 }
 

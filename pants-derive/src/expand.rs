@@ -9,6 +9,18 @@ use crate::ast::{Channel, Handler};
 use crate::attr::{Framing, Kind, Mode};
 use crate::{fallback, valid};
 
+/// A binding of generated code: a `__pants_` name with mixed-site
+/// hygiene, so that a user's expression (`bytes = state`) cannot name it and
+/// it cannot capture a user's item of the same name.
+pub(crate) fn local(name: &str) -> Ident {
+    Ident::new(name, Span::mixed_site())
+}
+
+/// [`local`], reported at `at` (a user's token) when an error involves it.
+pub(crate) fn local_at(name: &str, at: Span) -> Ident {
+    Ident::new(name, Span::mixed_site().located_at(at))
+}
+
 /// Entry point: parse, validate, expand; fall back on errors.
 pub(crate) fn channel(args: TokenStream, input: TokenStream) -> TokenStream {
     let Ok(item) = syn::parse2::<ItemImpl>(input.clone()) else {
@@ -117,13 +129,16 @@ fn expand(channel: &Channel) -> TokenStream {
     let states = read_states(channel);
     let initial = initial_state(&states);
     let on_write = handles_write(channel);
+    let state = local("__pants_state");
+    let s = local("__pants_s");
+    let frame = local("__pants_frame");
     let rules = states.iter().map(|(i, h)| rule_arm(*i, h));
     let lens: Vec<TokenStream> = states.iter().filter_map(|(i, h)| len_arm(*i, h)).collect();
     let len_fn = (!lens.is_empty()).then(|| {
         quote! {
             #[inline]
-            fn __pants_len(&self, state: ::core::primitive::u16) -> ::core::primitive::usize {
-                match state {
+            fn __pants_len(&self, #state: ::core::primitive::u16) -> ::core::primitive::usize {
+                match #state {
                     #(#lens)*
                     _ => 0,
                 }
@@ -131,69 +146,11 @@ fn expand(channel: &Channel) -> TokenStream {
         }
     });
     let frames = states.iter().map(|(i, h)| frame_arm(*i, h));
-    let events = [
-        (Kind::Connect, "__pants_connect", quote!()),
-        (Kind::Write, "__pants_write", quote!()),
-        (Kind::Close, "__pants_close", quote!()),
-        (
-            Kind::ConnectError,
-            "__pants_connect_error",
-            quote!(, error: &::pants::Error),
-        ),
-        (
-            Kind::OverflowError,
-            "__pants_overflow",
-            quote!(, error: &::pants::Error),
-        ),
-        (Kind::PauseWriting, "__pants_pause_writing", quote!()),
-        (Kind::ResumeWriting, "__pants_resume_writing", quote!()),
-        (
-            Kind::Timeout,
-            "__pants_timeout",
-            quote!(, error: ::pants::Timeout),
-        ),
-        (Kind::Shutdown, "__pants_shutdown", quote!()),
-        (Kind::Handshake, "__pants_handshake", quote!()),
-        (
-            Kind::HandshakeError,
-            "__pants_handshake_error",
-            quote!(, error: &::pants::Error),
-        ),
-    ];
-    // One fn per handler, each under the handler's #[cfg]s: handlers under
-    // #[cfg] may be alternatives (validation rejected unconditional twins).
-    let event_fns = events.iter().flat_map(|(kind, fn_name, extra)| {
-        channel
-            .handlers
-            .iter()
-            .filter(move |h| h.kind == *kind)
-            .map(move |handler| {
-                let name = &handler.name;
-                let cfgs = &handler.cfgs;
-                let fn_name = Ident::new(fn_name, handler.span());
-                let s = quote_spanned!(handler.arg_span(0)=> s);
-                let arg = if extra.is_empty() {
-                    quote!()
-                } else {
-                    let error = quote_spanned!(handler.arg_span(1)=> error);
-                    quote!(, #error)
-                };
-                let call = quote_spanned!(handler.sig_span=> self.#name(#s #arg));
-                // Spanned at the method, so two `#[cfg]` alternatives that are
-                // both compiled in are reported there.
-                quote_spanned! {handler.span()=>
-                    #(#cfgs)*
-                    #[inline]
-                    fn #fn_name(&mut self, s: &mut ::pants::Stream<'_, Self> #extra) {
-                        #call
-                    }
-                }
-            })
-    });
+    let event_fns = event_fns(channel);
     let consts = state_consts(channel);
     let app_ty = app_type(channel);
     let app_impl = app_impl(channel);
-    let uses = helper_uses(channel);
+    let uses = uses_and_checks(channel, &cfg_checks(channel));
     let timeouts = timeouts_const(channel);
     quote! {
         #item
@@ -208,8 +165,8 @@ fn expand(channel: &Channel) -> TokenStream {
             #timeouts
 
             #[inline]
-            fn __pants_rule(&self, state: ::core::primitive::u16) -> ::pants::__private::Rule {
-                match state {
+            fn __pants_rule(&self, #state: ::core::primitive::u16) -> ::pants::__private::Rule {
+                match #state {
                     #(#rules)*
                     _ => ::pants::__private::Rule {
                         framing: ::pants::__private::Framing::Any,
@@ -224,14 +181,14 @@ fn expand(channel: &Channel) -> TokenStream {
             #[inline]
             fn __pants_frame(
                 &mut self,
-                s: &mut ::pants::Stream<'_, Self>,
-                state: ::core::primitive::u16,
-                frame: ::pants::__private::Payload<'_>,
+                #s: &mut ::pants::Stream<'_, Self>,
+                #state: ::core::primitive::u16,
+                #frame: ::pants::__private::Payload<'_>,
             ) {
-                match state {
+                match #state {
                     #(#frames)*
                     _ => {
-                        let _ = (s, frame);
+                        let _ = (#s, #frame);
                     }
                 }
             }
@@ -242,6 +199,157 @@ fn expand(channel: &Channel) -> TokenStream {
         #app_impl
         #uses
     }
+}
+
+/// The trait method of each event other than reads, and whether it passes a value.
+const EVENTS: [(Kind, &str, bool); 11] = [
+    (Kind::Connect, "__pants_connect", false),
+    (Kind::Write, "__pants_write", false),
+    (Kind::Close, "__pants_close", false),
+    (Kind::ConnectError, "__pants_connect_error", true),
+    (Kind::OverflowError, "__pants_overflow", true),
+    (Kind::PauseWriting, "__pants_pause_writing", false),
+    (Kind::ResumeWriting, "__pants_resume_writing", false),
+    (Kind::Timeout, "__pants_timeout", true),
+    (Kind::Shutdown, "__pants_shutdown", false),
+    (Kind::Handshake, "__pants_handshake", false),
+    (Kind::HandshakeError, "__pants_handshake_error", true),
+];
+
+/// One trait method per handler of an event other than reads. Handlers of
+/// one event are `#[cfg]` alternatives (validation rejected unconditional
+/// twins): each is compiled only when no earlier one is, so two that are
+/// both on report one error (from [`cfg_checks`]), not a duplicate method.
+fn event_fns(channel: &Channel) -> Vec<TokenStream> {
+    let mut out = Vec::new();
+    for (kind, fn_name, has_value) in EVENTS {
+        let handlers: Vec<&Handler> = channel.handlers.iter().filter(|h| h.kind == kind).collect();
+        for (j, handler) in handlers.iter().enumerate() {
+            let name = &handler.name;
+            let cfg = if j == 0 {
+                let cfgs = &handler.cfgs;
+                quote!(#(#cfgs)*)
+            } else {
+                let this = handler.cfg_predicate();
+                let earlier = handlers[..j].iter().map(|h| h.cfg_predicate());
+                quote!(#[cfg(all(#this, not(any(#(#earlier),*))))])
+            };
+            let fn_name = Ident::new(fn_name, handler.span());
+            let s = local("__pants_s");
+            let s_arg = local_at("__pants_s", handler.arg_span(0));
+            let value_ty = if kind == Kind::Timeout {
+                quote!(::pants::Timeout)
+            } else {
+                quote!(&::pants::Error)
+            };
+            let (param, arg) = if has_value {
+                let value = local("__pants_value");
+                let value_arg = local_at("__pants_value", handler.arg_span(1));
+                (quote!(, #value: #value_ty), quote!(, #value_arg))
+            } else {
+                (quote!(), quote!())
+            };
+            let call = quote_spanned!(handler.sig_span=> self.#name(#s_arg #arg));
+            out.push(quote_spanned! {handler.span()=>
+                #cfg
+                #[inline]
+                fn #fn_name(&mut self, #s: &mut ::pants::Stream<'_, Self> #param) {
+                    #call
+                }
+            });
+        }
+    }
+    out
+}
+
+/// Errors that depend on which `#[cfg]`s are on, so the macro cannot raise
+/// them: two alternatives of one event both compiled in, two `initial`
+/// states both compiled in, several states compiled in and no `initial`
+/// one. Each is a `compile_error!` under the `#[cfg]` that makes it true,
+/// at the user's token, in the words the macro uses when it can tell.
+fn cfg_checks(channel: &Channel) -> Vec<TokenStream> {
+    let mut out = Vec::new();
+    // The user's spans as they are (not located call-site spans): the error
+    // reads as one about the user's code, as the macro's own errors do. The
+    // path starts at `start` and the braces end at `end`, so the error
+    // covers both and what lies between.
+    let error = |(start, end): (Span, Span), cfg: TokenStream, message: String| {
+        let path = quote_spanned!(start=> ::core::compile_error!);
+        let mut body = proc_macro2::Group::new(
+            proc_macro2::Delimiter::Brace,
+            quote_spanned!(end=> #message),
+        );
+        body.set_span(end);
+        quote_spanned! {start=>
+            #[cfg(#cfg)]
+            #path #body
+        }
+    };
+    let attr_span = |h: &Handler| (h.attr.pound_token.span, h.attr.bracket_token.span.join());
+    let both = |a: &Handler, b: &Handler| {
+        let (a, b) = (a.cfg_predicate(), b.cfg_predicate());
+        quote!(all(#a, #b))
+    };
+    for (kind, _, _) in EVENTS {
+        let handlers: Vec<&Handler> = channel.handlers.iter().filter(|h| h.kind == kind).collect();
+        for (j, second) in handlers.iter().enumerate() {
+            for first in &handlers[..j] {
+                out.push(error(
+                    attr_span(second),
+                    both(first, second),
+                    valid::second_handler_message(first, second),
+                ));
+            }
+        }
+    }
+    let states: Vec<&Handler> = channel
+        .handlers
+        .iter()
+        .filter(|h| h.kind == Kind::Read)
+        .collect();
+    if states.iter().all(|h| h.cfgs.is_empty()) {
+        return out;
+    }
+    let marked: Vec<(&Handler, Span)> = states
+        .iter()
+        .filter_map(|h| Some((*h, h.read.as_ref()?.initial?)))
+        .collect();
+    for (j, (second, span)) in marked.iter().enumerate() {
+        for (first, _) in &marked[..j] {
+            out.push(error(
+                (*span, *span),
+                both(first, second),
+                valid::second_initial_message(first, second),
+            ));
+        }
+    }
+    if states.len() > 1 && marked.iter().all(|(h, _)| !h.cfgs.is_empty()) {
+        let marked_on = marked.iter().map(|(h, _)| h.cfg_predicate());
+        let mut pairs = Vec::new();
+        for (j, b) in states.iter().enumerate() {
+            for a in &states[..j] {
+                pairs.push(both(a, b));
+            }
+        }
+        let message = if marked.is_empty() {
+            valid::NO_INITIAL_MESSAGE.to_owned()
+        } else {
+            let names: Vec<String> = marked
+                .iter()
+                .map(|(h, _)| format!("`{}`", h.name))
+                .collect();
+            format!(
+                "several #[on_read] states are compiled in and none of them is marked `initial` ({} is, but #[cfg] leaves it out); add `initial` to the one that reads first",
+                names.join(", ")
+            )
+        };
+        out.push(error(
+            attr_span(states[0]),
+            quote!(all(not(any(#(#marked_on),*)), any(#(#pairs),*))),
+            message,
+        ));
+    }
+    out
 }
 
 /// `const __PANTS_TIMEOUTS` from `#[channel(idle_timeout = "30s", ...)]`.
@@ -295,19 +403,22 @@ fn handles_write(channel: &Channel) -> TokenStream {
         .filter(|h| h.kind == Kind::Write)
         .map(|h| {
             let cfgs = &h.cfgs;
-            quote!(#(#cfgs)* { on_write = true; })
+            let on_write = local("__pants_on_write");
+            quote!(#(#cfgs)* { #on_write = true; })
         });
+    let on_write = local("__pants_on_write");
     quote! {{
         #[allow(unused_mut)]
-        let mut on_write = false;
+        let mut #on_write = false;
         #(#sets)*
-        on_write
+        #on_write
     }}
 }
 
 /// The initial state's index: the one marked `initial`, else the only one.
-/// Marked states under `#[cfg]` (alternatives) pick the one compiled in, at
-/// compile time; if none is, state 0.
+/// When states are under `#[cfg]`, the choice is made at compile time: the
+/// first marked state compiled in, else the first state compiled in
+/// ([`cfg_checks`] rejects two marked ones, or several and none marked).
 fn initial_state(states: &[(u16, &Handler)]) -> TokenStream {
     let marked: Vec<&(u16, &Handler)> = states
         .iter()
@@ -316,19 +427,30 @@ fn initial_state(states: &[(u16, &Handler)]) -> TokenStream {
     if let Some((i, _)) = marked.iter().find(|(_, h)| h.cfgs.is_empty()) {
         return quote!(#i);
     }
-    if marked.is_empty() {
+    if states.iter().all(|(_, h)| h.cfgs.is_empty()) {
         return quote!(0);
     }
-    // In reverse, so that the first one compiled in wins.
-    let picks = marked.iter().rev().map(|(i, h)| {
+    let initial = local("__pants_initial");
+    let found = local("__pants_found");
+    let picks = marked.into_iter().chain(states).map(|(i, h)| {
         let cfgs = &h.cfgs;
-        quote!(#(#cfgs)* { initial = #i; })
+        quote! {
+            #(#cfgs)*
+            {
+                if !#found {
+                    #initial = #i;
+                    #found = true;
+                }
+            }
+        }
     });
     quote! {{
         #[allow(unused_mut, unused_assignments)]
-        let mut initial = 0;
+        let mut #initial = 0;
+        #[allow(unused_mut, unused_assignments)]
+        let mut #found = false;
         #(#picks)*
-        initial
+        #initial
     }}
 }
 
@@ -347,9 +469,10 @@ pub(crate) fn app_impl(channel: &Channel) -> Option<TokenStream> {
     let self_ty = &item.self_ty;
     channel.app.is_none().then(|| {
         let header = quote!(#impl_generics ::pants::App for #self_ty #where_clause);
+        let (core, key, event) = crate::app::event_params();
         crate::app::app_trait_impl(
             &header,
-            &quote!(::pants::__private::dispatch::<Self>(self, core, key, event)),
+            &quote!(::pants::__private::dispatch::<Self>(self, #core, #key, #event)),
             &quote!(<Self as ::pants::Channel>::__PANTS_ON_WRITE),
         )
     })
@@ -374,7 +497,13 @@ pub(crate) fn state_consts(channel: &Channel) -> TokenStream {
 /// `#[channel]` removes the helper attributes before name resolution sees
 /// them; this names their paths once more, so that `use pants::on_read;`
 /// counts as used and a helper that is not in scope is reported.
+///
+/// On a successful expansion it also holds the [`cfg_checks`].
 pub(crate) fn helper_uses(channel: &Channel) -> TokenStream {
+    uses_and_checks(channel, &[])
+}
+
+fn uses_and_checks(channel: &Channel, checks: &[TokenStream]) -> TokenStream {
     if channel.handlers.is_empty() {
         return TokenStream::new();
     }
@@ -386,6 +515,7 @@ pub(crate) fn helper_uses(channel: &Channel) -> TokenStream {
     quote! {
         const _: () = {
             #(#uses)*
+            #(#checks)*
         };
     }
 }
@@ -476,15 +606,16 @@ fn frame_arm(i: u16, handler: &Handler) -> TokenStream {
     let cfgs = &handler.cfgs;
     let is_match =
         matches!(read.framing, Framing::Regex(_)) && matches!(read.mode, Some((Mode::Match, _)));
-    let s = quote_spanned!(handler.arg_span(0)=> s);
+    let s = local_at("__pants_s", handler.arg_span(0));
+    let frame = local_at("__pants_frame", handler.arg_span(1));
     let arg = if is_match {
-        quote_spanned!(handler.arg_span(1)=> frame.to_match())
+        quote_spanned!(handler.arg_span(1)=> #frame.to_match())
     } else if let Some(ty) = handler.typed_frame() {
         quote_spanned! {handler.arg_span(1)=>
-            <#ty as ::pants::__private::Packed>::read_from(frame.bytes, ::pants::__private::Endian::Big)
+            <#ty as ::pants::__private::Packed>::read_from(#frame.bytes, ::pants::__private::Endian::Big)
         }
     } else {
-        quote_spanned!(handler.arg_span(1)=> frame.bytes)
+        quote_spanned!(handler.arg_span(1)=> #frame.bytes)
     };
     let call = quote_spanned!(handler.sig_span=> self.#name(#s, #arg));
     quote! {

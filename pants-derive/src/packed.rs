@@ -5,6 +5,8 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Data, DeriveInput, LitStr};
 
+use crate::expand::local;
+
 /// Generates `Packed` for a struct: its fields in declaration order, no padding.
 pub(crate) fn derive(input: TokenStream) -> TokenStream {
     let mut input: DeriveInput = match syn::parse2(input) {
@@ -30,6 +32,9 @@ pub(crate) fn derive(input: TokenStream) -> TokenStream {
             None
         }
     };
+    if let Some(fields) = fields {
+        check_field_attrs(fields, &mut errors);
+    }
     let (Some(fields), true) = (fields, errors.is_empty()) else {
         return errors.iter().map(syn::Error::to_compile_error).collect();
     };
@@ -46,7 +51,15 @@ pub(crate) fn derive(input: TokenStream) -> TokenStream {
     let name = &input.ident;
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
     let types: Vec<&syn::Type> = fields.iter().map(|f| &f.ty).collect();
-    let vars: Vec<syn::Ident> = (0..fields.len()).map(|i| format_ident!("__f{i}")).collect();
+    let vars: Vec<syn::Ident> = (0..fields.len())
+        .map(|i| local(&format!("__pants_field{i}")))
+        .collect();
+    let (bytes, out, order_var, at) = (
+        local("__pants_bytes"),
+        local("__pants_out"),
+        local("__pants_order"),
+        local("__pants_at"),
+    );
     let members: Vec<syn::Member> = fields
         .iter()
         .enumerate()
@@ -57,18 +70,18 @@ pub(crate) fn derive(input: TokenStream) -> TokenStream {
         })
         .collect();
     let order = order.unwrap_or_else(|| format_ident!("Big"));
-    let order = quote!(let order = ::pants::Endian::#order;);
+    let order = quote!(let #order_var = ::pants::Endian::#order;);
     let reads = types.iter().zip(&vars).map(|(ty, var)| {
         let span = Span::call_site().located_at(ty.span());
         quote_spanned! {span=>
-            let #var = <#ty as ::pants::Packed>::read_from(&bytes[at..], order);
-            at += <#ty as ::pants::Packed>::SIZE;
+            let #var = <#ty as ::pants::Packed>::read_from(&#bytes[#at..], #order_var);
+            #at += <#ty as ::pants::Packed>::SIZE;
         }
     });
     let writes = types.iter().zip(&members).map(|(ty, member)| {
         quote! {
-            ::pants::Packed::write_to(&self.#member, &mut out[at..], order);
-            at += <#ty as ::pants::Packed>::SIZE;
+            ::pants::Packed::write_to(&self.#member, &mut #out[#at..], #order_var);
+            #at += <#ty as ::pants::Packed>::SIZE;
         }
     });
     quote! {
@@ -78,20 +91,33 @@ pub(crate) fn derive(input: TokenStream) -> TokenStream {
 
             #[inline]
             #[allow(unused_assignments, unused_variables, unused_mut)]
-            fn read_from(bytes: &[::core::primitive::u8], _: ::pants::Endian) -> Self {
+            fn read_from(#bytes: &[::core::primitive::u8], _: ::pants::Endian) -> Self {
                 #order
-                let mut at = 0;
+                let mut #at = 0;
                 #(#reads)*
                 Self { #(#members: #vars),* }
             }
 
             #[inline]
             #[allow(unused_assignments, unused_variables, unused_mut)]
-            fn write_to(&self, out: &mut [::core::primitive::u8], _: ::pants::Endian) {
+            fn write_to(&self, #out: &mut [::core::primitive::u8], _: ::pants::Endian) {
                 #order
-                let mut at = 0;
+                let mut #at = 0;
                 #(#writes)*
             }
+        }
+    }
+}
+
+/// `#[packed]` on a field: a field takes its byte order from the struct,
+/// so the attribute would do nothing; say so rather than ignore it.
+fn check_field_attrs(fields: &syn::Fields, errors: &mut Vec<syn::Error>) {
+    for attr in fields.iter().flat_map(|f| &f.attrs) {
+        if attr.path().is_ident("packed") {
+            errors.push(syn::Error::new_spanned(
+                attr,
+                "#[packed] goes on the struct, not on a field: every field uses the struct's byte order; for a field in another order, make it a struct of its own, e.g. `#[derive(Packed)] #[packed(endian = \"little\")] struct Le32(u32);`",
+            ));
         }
     }
 }

@@ -190,6 +190,7 @@ pub(crate) fn regex_source(pattern: &str, mode: Mode) -> String {
 
 /// Events other than reads have one handler each. Handlers that are all
 /// under `#[cfg]` may be alternatives; one without `#[cfg]` has no twin.
+/// (Alternatives that are both compiled in are caught at compile time.)
 fn check_single_handlers(channel: &Channel, errors: &mut Vec<syn::Error>) {
     for (i, handler) in channel.handlers.iter().enumerate() {
         if handler.kind == Kind::Read {
@@ -199,27 +200,52 @@ fn check_single_handlers(channel: &Channel, errors: &mut Vec<syn::Error>) {
             .iter()
             .find(|h| h.kind == handler.kind && !alternatives(h, handler))
         {
-            let cfg_hint = if first.cfgs.is_empty() && handler.cfgs.is_empty() {
-                ""
-            } else {
-                " (handlers that are #[cfg] alternatives all need a #[cfg])"
-            };
             errors.push(syn::Error::new_spanned(
                 &handler.attr,
-                format!(
-                    "a second #[{}] handler; `{}` already handles this event, and a channel has one handler per event{cfg_hint}",
-                    handler.kind.name(),
-                    first.name
-                ),
+                second_handler_message(first, handler),
             ));
         }
     }
 }
 
+/// The error for a second handler of the same event.
+pub(crate) fn second_handler_message(first: &Handler, second: &Handler) -> String {
+    let cfg_hint = if first.cfgs.is_empty() && second.cfgs.is_empty() {
+        ""
+    } else if first.cfgs.is_empty() || second.cfgs.is_empty() {
+        " (handlers that are #[cfg] alternatives all need a #[cfg])"
+    } else {
+        " (these two are #[cfg] alternatives, and both are compiled in)"
+    };
+    format!(
+        "a second #[{}] handler; `{}` already handles this event, and a channel has one handler per event{cfg_hint}",
+        second.kind.name(),
+        first.name
+    )
+}
+
+/// The error for a second read state marked `initial`.
+pub(crate) fn second_initial_message(first: &Handler, second: &Handler) -> String {
+    let cfg_hint = if first.cfgs.is_empty() && second.cfgs.is_empty() {
+        ""
+    } else if first.cfgs.is_empty() || second.cfgs.is_empty() {
+        " (states that are #[cfg] alternatives all need a #[cfg])"
+    } else {
+        " (these two are #[cfg] alternatives, and both are compiled in)"
+    };
+    format!(
+        "`{}` is already the initial read state; mark only one #[on_read] method `initial`{cfg_hint}",
+        first.name
+    )
+}
+
+/// The error for several read states and none marked `initial`.
+pub(crate) const NO_INITIAL_MESSAGE: &str = "several #[on_read] states and none is marked `initial`; add `initial` to the one that reads first, e.g. #[on_read(delimiter = \"\\r\\n\", initial)]";
+
 /// Several read states need one marked `initial`; one state is initial by
-/// itself. A state under `#[cfg]` counts as declared (the macro cannot tell
-/// whether it is on), but states that are all under `#[cfg]` may be
-/// alternatives, so each can be marked `initial`.
+/// itself. States under `#[cfg]` may be alternatives, so each can be marked
+/// `initial`, and whether several are compiled in is known only at compile
+/// time: those cases are checked there (`expand::cfg_checks`).
 fn check_initial_state(channel: &Channel, errors: &mut Vec<syn::Error>) {
     let states: Vec<&Handler> = channel
         .handlers
@@ -232,20 +258,12 @@ fn check_initial_state(channel: &Channel, errors: &mut Vec<syn::Error>) {
         .collect();
     for (i, (extra, span)) in initial.iter().enumerate() {
         if let Some((first, _)) = initial[..i].iter().find(|(h, _)| !alternatives(h, extra)) {
-            errors.push(syn::Error::new(
-                *span,
-                format!(
-                    "`{}` is already the initial read state; mark only one #[on_read] method `initial`",
-                    first.name
-                ),
-            ));
+            errors.push(syn::Error::new(*span, second_initial_message(first, extra)));
         }
     }
-    if states.len() > 1 && initial.is_empty() {
-        errors.push(syn::Error::new_spanned(
-            &states[0].attr,
-            "several #[on_read] states and none is marked `initial`; add `initial` to the one that reads first, e.g. #[on_read(delimiter = \"\\r\\n\", initial)]",
-        ));
+    let always = states.iter().filter(|h| h.cfgs.is_empty()).count();
+    if always > 1 && initial.is_empty() {
+        errors.push(syn::Error::new_spanned(&states[0].attr, NO_INITIAL_MESSAGE));
     }
 }
 
