@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::marker::PhantomData;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::addr::{Addr, IntoAddr};
 use crate::api::channel::Channel;
@@ -126,43 +126,118 @@ impl<'a, C: Channel> Datagram<'a, C> {
     /// # Errors
     /// On a Unix socket, or the system's error.
     pub fn set_broadcast(&mut self, on: bool) -> Result<()> {
-        let io = self.core.datagram(self.key).ok_or(Error::Closed)?;
-        Ok(io.sock.udp()?.set_broadcast(on)?)
+        Ok(self.udp()?.set_broadcast(on)?)
     }
 
-    /// Joins a multicast group (IPv4 or IPv6) on the default interface.
+    /// Joins a multicast group (IPv4 or IPv6) on the system's default
+    /// interface for it. On a host without a multicast route (a container
+    /// with only loopback), join on an interface:
+    /// [`join_multicast_v4`](Self::join_multicast_v4) with `127.0.0.1`.
     ///
     /// # Errors
     /// On a Unix socket, a group that is not multicast, or the system's
     /// error.
     pub fn join_multicast(&mut self, group: IpAddr) -> Result<()> {
-        self.multicast(group, true)
+        match group {
+            IpAddr::V4(g) => self.join_multicast_v4(g, Ipv4Addr::UNSPECIFIED),
+            IpAddr::V6(g) => self.join_multicast_v6(g, 0),
+        }
     }
 
-    /// Leaves a multicast group joined with [`join_multicast`](Self::join_multicast).
+    /// Leaves a group joined with [`join_multicast`](Self::join_multicast).
     ///
     /// # Errors
     /// As `join_multicast`.
     pub fn leave_multicast(&mut self, group: IpAddr) -> Result<()> {
-        self.multicast(group, false)
+        match group {
+            IpAddr::V4(g) => self.leave_multicast_v4(g, Ipv4Addr::UNSPECIFIED),
+            IpAddr::V6(g) => self.leave_multicast_v6(g, 0),
+        }
     }
 
-    fn multicast(&mut self, group: IpAddr, join: bool) -> Result<()> {
-        if !group.is_multicast() {
-            return Err(Error::Address {
-                input: group.to_string(),
-                reason: "not a multicast group address".into(),
-            });
-        }
+    /// Joins an IPv4 group on the interface with address `interface`
+    /// (`0.0.0.0`: the default one).
+    ///
+    /// # Errors
+    /// As [`join_multicast`](Self::join_multicast).
+    pub fn join_multicast_v4(&mut self, group: Ipv4Addr, interface: Ipv4Addr) -> Result<()> {
+        check_group(group.into())?;
+        Ok(self.udp()?.join_multicast_v4(&group, &interface)?)
+    }
+
+    /// Leaves an IPv4 group joined on `interface`.
+    ///
+    /// # Errors
+    /// As [`join_multicast`](Self::join_multicast).
+    pub fn leave_multicast_v4(&mut self, group: Ipv4Addr, interface: Ipv4Addr) -> Result<()> {
+        check_group(group.into())?;
+        Ok(self.udp()?.leave_multicast_v4(&group, &interface)?)
+    }
+
+    /// Joins an IPv6 group on the interface with index `interface` (0: the
+    /// default one).
+    ///
+    /// # Errors
+    /// As [`join_multicast`](Self::join_multicast).
+    pub fn join_multicast_v6(&mut self, group: Ipv6Addr, interface: u32) -> Result<()> {
+        check_group(group.into())?;
+        Ok(self.udp()?.join_multicast_v6(&group, interface)?)
+    }
+
+    /// Leaves an IPv6 group joined on `interface`.
+    ///
+    /// # Errors
+    /// As [`join_multicast`](Self::join_multicast).
+    pub fn leave_multicast_v6(&mut self, group: Ipv6Addr, interface: u32) -> Result<()> {
+        check_group(group.into())?;
+        Ok(self.udp()?.leave_multicast_v6(&group, interface)?)
+    }
+
+    /// Sends multicast datagrams out of the interface with this address
+    /// (IPv4; `127.0.0.1` keeps them on the host).
+    ///
+    /// # Errors
+    /// On a Unix or IPv6-only socket, or the system's error.
+    pub fn set_multicast_interface_v4(&mut self, interface: Ipv4Addr) -> Result<()> {
+        let sock = self.udp()?;
+        Ok(socket2::SockRef::from(sock).set_multicast_if_v4(&interface)?)
+    }
+
+    /// Sends IPv6 multicast datagrams out of the interface with this index.
+    ///
+    /// # Errors
+    /// On a Unix or IPv4 socket, or the system's error.
+    pub fn set_multicast_interface_v6(&mut self, interface: u32) -> Result<()> {
+        let sock = self.udp()?;
+        Ok(socket2::SockRef::from(sock).set_multicast_if_v6(interface)?)
+    }
+
+    /// Whether this host's own members of a group receive what this socket
+    /// sends to it (on by default).
+    ///
+    /// # Errors
+    /// On a Unix socket, or the system's error.
+    pub fn set_multicast_loop(&mut self, on: bool) -> Result<()> {
+        let sock = self.udp()?;
+        let v6 = sock.local_addr().is_ok_and(|a| a.is_ipv6());
+        Ok(if v6 {
+            sock.set_multicast_loop_v6(on)?
+        } else {
+            sock.set_multicast_loop_v4(on)?
+        })
+    }
+
+    /// How many hops multicast datagrams may travel (IPv4; default 1).
+    ///
+    /// # Errors
+    /// On a Unix socket, or the system's error.
+    pub fn set_multicast_ttl(&mut self, ttl: u32) -> Result<()> {
+        Ok(self.udp()?.set_multicast_ttl_v4(ttl)?)
+    }
+
+    fn udp(&self) -> Result<&mio::net::UdpSocket> {
         let io = self.core.datagram(self.key).ok_or(Error::Closed)?;
-        let sock = io.sock.udp()?;
-        let done = match (group, join) {
-            (IpAddr::V4(g), true) => sock.join_multicast_v4(&g, &std::net::Ipv4Addr::UNSPECIFIED),
-            (IpAddr::V4(g), false) => sock.leave_multicast_v4(&g, &std::net::Ipv4Addr::UNSPECIFIED),
-            (IpAddr::V6(g), true) => sock.join_multicast_v6(&g, 0),
-            (IpAddr::V6(g), false) => sock.leave_multicast_v6(&g, 0),
-        };
-        Ok(done?)
+        Ok(io.sock.udp()?)
     }
 
     /// Datagrams waiting for the socket to take them.
@@ -186,6 +261,17 @@ impl<'a, C: Channel> Datagram<'a, C> {
             io.closing = true;
             self.core.datagram_closing.push(self.key);
         }
+    }
+}
+
+fn check_group(group: IpAddr) -> Result<()> {
+    if group.is_multicast() {
+        Ok(())
+    } else {
+        Err(Error::Address {
+            input: group.to_string(),
+            reason: "not a multicast group address".into(),
+        })
     }
 }
 
