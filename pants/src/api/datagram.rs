@@ -220,11 +220,12 @@ impl<'a, C: Channel> Datagram<'a, C> {
     pub fn set_multicast_loop(&mut self, on: bool) -> Result<()> {
         let sock = self.udp()?;
         let v6 = sock.local_addr().is_ok_and(|a| a.is_ipv6());
-        Ok(if v6 {
-            sock.set_multicast_loop_v6(on)?
+        let done = if v6 {
+            sock.set_multicast_loop_v6(on)
         } else {
-            sock.set_multicast_loop_v4(on)?
-        })
+            sock.set_multicast_loop_v4(on)
+        };
+        Ok(done?)
     }
 
     /// How many hops multicast datagrams may travel (IPv4; default 1).
