@@ -119,7 +119,9 @@ impl Channel {
         let mut handlers = Vec::new();
         for impl_item in &mut item.items {
             match impl_item {
-                ImplItem::Fn(method) => handlers.extend(take_handlers(method, errors)),
+                ImplItem::Fn(method) => {
+                    handlers.extend(take_handlers(method, &item.self_ty, errors));
+                }
                 ImplItem::Macro(mac) => errors.push(syn::Error::new_spanned(
                     &mac.mac.path,
                     "a macro inside a #[channel] impl hides its methods from #[channel]; move the macro to a separate impl block",
@@ -211,8 +213,27 @@ fn parse_duration(text: &str) -> Option<u64> {
     n.checked_mul(scale).filter(|&ms| ms > 0)
 }
 
+/// Whether a receiver's type is `&mut Self`: `&mut self`, `&'a mut self`,
+/// `self: &mut Self` or `self: &mut TheType` (syn gives every receiver a type).
+fn is_mut_self(ty: &Type, self_ty: &Type) -> bool {
+    let Type::Reference(r) = ty else {
+        return false;
+    };
+    if r.mutability.is_none() {
+        return false;
+    }
+    match &*r.elem {
+        Type::Path(p) if p.qself.is_none() && p.path.is_ident("Self") => true,
+        elem => elem.to_token_stream().to_string() == self_ty.to_token_stream().to_string(),
+    }
+}
+
 /// Removes the helper attributes from a method and describes its handlers.
-fn take_handlers(method: &mut ImplItemFn, errors: &mut Vec<syn::Error>) -> Vec<Handler> {
+fn take_handlers(
+    method: &mut ImplItemFn,
+    self_ty: &Type,
+    errors: &mut Vec<syn::Error>,
+) -> Vec<Handler> {
     let mut found = Vec::new();
     method.attrs.retain(|attr| match Kind::of(attr) {
         Some(kind) => {
@@ -228,11 +249,7 @@ fn take_handlers(method: &mut ImplItemFn, errors: &mut Vec<syn::Error>) -> Vec<H
         .cloned()
         .collect();
     let receiver = match method.sig.inputs.first() {
-        Some(FnArg::Receiver(r))
-            if r.reference.is_some() && r.mutability.is_some() && r.colon_token.is_none() =>
-        {
-            Receiver::MutRef
-        }
+        Some(FnArg::Receiver(r)) if is_mut_self(&r.ty, self_ty) => Receiver::MutRef,
         Some(FnArg::Receiver(_)) => Receiver::Other,
         _ => Receiver::Missing,
     };

@@ -60,11 +60,51 @@ impl Kind {
     }
 }
 
+/// A byte count written as an integer literal (`bytes = 8`, `max = 4096u32`):
+/// its value, emitted as an unsuffixed literal where a `usize` is expected.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Count {
+    pub(crate) value: u64,
+    pub(crate) span: Span,
+}
+
+impl quote::ToTokens for Count {
+    fn to_tokens(&self, tokens: &mut proc_macro2::TokenStream) {
+        let mut lit = proc_macro2::Literal::u64_unsuffixed(self.value);
+        lit.set_span(self.span);
+        tokens.extend([proc_macro2::TokenTree::Literal(lit)]);
+    }
+}
+
+/// An integer literal's value as a byte count; any unsigned suffix is fine.
+pub(crate) fn parse_count(lit: &LitInt, key: &str) -> syn::Result<Count> {
+    let suffix = lit.suffix();
+    if !matches!(suffix, "" | "u8" | "u16" | "u32" | "u64" | "u128" | "usize") {
+        return Err(syn::Error::new(
+            lit.span(),
+            format!(
+                "`{key} = {lit}`: a byte count is an unsigned integer; write `{key} = {}`",
+                lit.base10_digits()
+            ),
+        ));
+    }
+    let value = lit.base10_parse::<u64>().map_err(|_| {
+        syn::Error::new(
+            lit.span(),
+            format!("`{key} = {lit}` is too large for a byte count"),
+        )
+    })?;
+    Ok(Count {
+        value,
+        span: lit.span(),
+    })
+}
+
 /// How an `#[on_read]` state frames input.
 #[derive(Clone)]
 pub(crate) enum Framing {
     Any,
-    Bytes(LitInt, u64),
+    Bytes(Count),
     /// `bytes = expr`: evaluated on entering the state.
     BytesExpr(Box<Expr>),
     /// `prefix = u16`: the width in bytes, and the type's span.
@@ -85,7 +125,7 @@ pub(crate) struct ReadAttr {
     pub(crate) framing: Framing,
     pub(crate) framing_span: Span,
     pub(crate) mode: Option<(Mode, Span)>,
-    pub(crate) max: Option<(LitInt, u64)>,
+    pub(crate) max: Option<Count>,
     pub(crate) initial: Option<Span>,
 }
 
@@ -148,12 +188,22 @@ pub(crate) fn parse_on_read(attr: &Attribute, errors: &mut Vec<syn::Error>) -> R
                 }
             }
             "max" => {
-                let value: LitInt = meta.value()?.parse()?;
-                let n: u64 = value.base10_parse()?;
-                if n == 0 {
-                    errors.push(syn::Error::new(value.span(), "`max = 0` leaves no room for a frame; give a byte count > 0"));
+                let value: Expr = meta.value()?.parse()?;
+                let Expr::Lit(syn::ExprLit { lit: Lit::Int(lit), .. }) = &value else {
+                    errors.push(syn::Error::new_spanned(
+                        &value,
+                        "`max` takes an integer literal, as in `max = 4096` or `max = 64_000`: #[on_read] checks it against the state's frame size when it expands, before constants and arithmetic have values",
+                    ));
+                    return Ok(());
+                };
+                match parse_count(lit, "max") {
+                    Ok(max) if max.value == 0 => errors.push(syn::Error::new(
+                        max.span,
+                        "`max = 0` leaves no room for a frame; give a byte count > 0",
+                    )),
+                    Ok(max) => out.max = Some(max),
+                    Err(e) => errors.push(e),
                 }
-                out.max = Some((value, n));
             }
             "initial" => out.initial = Some(meta.path.get_ident().map_or_else(Span::call_site, syn::Ident::span)),
             _ => {
@@ -214,14 +264,14 @@ fn parse_framing(
             ))
         }
         ("bytes", Lit::Int(i)) => {
-            let n: u64 = i.base10_parse()?;
-            if n == 0 {
+            let count = parse_count(i, "bytes")?;
+            if count.value == 0 {
                 errors.push(syn::Error::new(
                     i.span(),
                     "`bytes = 0` would hand out empty frames forever; give a size > 0",
                 ));
             }
-            Ok(Framing::Bytes(i.clone(), n))
+            Ok(Framing::Bytes(count))
         }
         ("regex", Lit::Str(s)) => Ok(Framing::Regex(s.clone())),
         ("delimiter", other) => Err(syn::Error::new(

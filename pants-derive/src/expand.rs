@@ -524,9 +524,9 @@ fn uses_and_checks(channel: &Channel, checks: &[TokenStream]) -> TokenStream {
 fn rule_arm(i: u16, handler: &Handler) -> TokenStream {
     let read = handler.read.as_ref().expect("read states have a ReadAttr");
     let cfgs = &handler.cfgs;
-    let max = read.max.as_ref().map_or_else(
+    let max = read.max.map_or_else(
         || quote!(::pants::__private::DEFAULT_MAX),
-        |(lit, _)| quote!(#lit),
+        |max| quote!(#max),
     );
     let framing = match &read.framing {
         Framing::Any => handler.typed_frame().map_or_else(
@@ -535,7 +535,7 @@ fn rule_arm(i: u16, handler: &Handler) -> TokenStream {
         ),
         Framing::BytesExpr(_) => quote!(::pants::__private::Framing::Bytes(0)),
         Framing::Prefix(width) => quote!(::pants::__private::Framing::Prefix(#width)),
-        Framing::Bytes(lit, _) => quote!(::pants::__private::Framing::Bytes(#lit)),
+        Framing::Bytes(count) => quote!(::pants::__private::Framing::Bytes(#count)),
         Framing::Delimiter(lit, bytes) => {
             let bytes = LitByteStr::new(bytes, lit.span());
             quote!(::pants::__private::Framing::Delimiter(#bytes))
@@ -567,10 +567,10 @@ fn rule_arm(i: u16, handler: &Handler) -> TokenStream {
 fn typed_size(ty: &syn::Type, read: &crate::attr::ReadAttr) -> TokenStream {
     let span = Span::call_site().located_at(ty.span());
     let size = quote_spanned!(span=> <#ty as ::pants::__private::Packed>::SIZE);
-    let max_check = read.max.as_ref().map(|(lit, _)| {
-        quote_spanned! {lit.span()=>
+    let max_check = read.max.map(|max| {
+        quote_spanned! {max.span=>
             ::core::assert!(
-                #size <= #lit,
+                #size <= #max,
                 "`max` is smaller than this handler's typed frame; raise it to at least the frame's size"
             );
         }

@@ -115,16 +115,16 @@ fn check_read_state(read: &ReadAttr, errors: &mut Vec<syn::Error>) {
     // A length prefix's `max` caps the payload; a `bytes = expr` length is
     // checked against `max` at run time, on entering the state.
     let needed = match &read.framing {
-        Framing::Bytes(_, n) => *n,
+        Framing::Bytes(count) => count.value,
         Framing::Delimiter(_, d) => d.len() as u64,
         Framing::Any | Framing::Regex(_) | Framing::BytesExpr(_) | Framing::Prefix(_) => 0,
     };
-    if let Some((lit, max)) = &read.max
-        && *max < needed
+    if let Some(max) = read.max
+        && max.value < needed
     {
         errors.push(syn::Error::new(
-            lit.span(),
-            format!("`max = {max}` is smaller than one frame of this state ({needed} bytes); raise it to at least {needed}"),
+            max.span,
+            format!("`max = {}` is smaller than one frame of this state ({needed} bytes); raise it to at least {needed}", max.value),
         ));
     }
 }
