@@ -146,55 +146,164 @@ const TIMEOUT_KEYS: [(&str, &str); 5] = [
     ("handshake_timeout", "handshake"),
 ];
 
+const CHANNEL_KEYS: [&str; 6] = [
+    "app",
+    "idle_timeout",
+    "read_timeout",
+    "write_timeout",
+    "connect_timeout",
+    "handshake_timeout",
+];
+
+const CHANNEL_EXPECTED: &str = "expected `app = EnumName` (an enum with #[derive(App)]), `idle_timeout`, `read_timeout`, `write_timeout`, `connect_timeout` or `handshake_timeout` (as in `idle_timeout = \"30s\"`)";
+
 /// `#[channel]`, `#[channel(app = Path)]`, `#[channel(idle_timeout = "30s", ...)]`.
+///
+/// Parsed by hand, entry by entry, so that a mistake in one argument is one
+/// error and the others still count: above all `app`, whose loss would make
+/// the channel its own app and bring type errors wherever it is used. A
+/// misspelt or malformed `app` is reported and its enum still taken.
 fn parse_args(args: TokenStream, errors: &mut Vec<syn::Error>) -> (Option<Path>, Vec<TimeoutArg>) {
-    let mut app = None;
+    use proc_macro2::TokenTree;
+    let mut app: Option<Path> = None;
     let mut timeouts: Vec<TimeoutArg> = Vec::new();
-    let parser = syn::meta::parser(|meta| {
-        if meta.path.is_ident("app") {
-            if app.is_some() {
-                return Err(meta.error("duplicate key `app`; give it once"));
-            }
-            app = Some(meta.value()?.parse::<Path>()?);
-            return Ok(());
-        }
-        let found = TIMEOUT_KEYS.iter().find(|(k, _)| meta.path.is_ident(k));
-        let Some(&(name, key)) = found else {
-            let given = meta
-                .path
-                .get_ident()
-                .map(ToString::to_string)
-                .unwrap_or_default();
-            let known = [
-                "app",
-                "idle_timeout",
-                "read_timeout",
-                "write_timeout",
-                "connect_timeout",
-                "handshake_timeout",
-            ];
-            let hint = attr::closest(&given, &known)
+    for entry in split_commas(args) {
+        let Some(first) = entry.first() else {
+            continue;
+        };
+        let TokenTree::Ident(key) = first else {
+            errors.push(syn::Error::new(
+                first.span(),
+                format!("#[channel] takes `key = value` arguments; {CHANNEL_EXPECTED}"),
+            ));
+            continue;
+        };
+        let given = key.to_string();
+        let name = if CHANNEL_KEYS.contains(&given.as_str()) {
+            given.clone()
+        } else {
+            let guess = attr::closest(&given, &CHANNEL_KEYS)
+                .or_else(|| (given.eq_ignore_ascii_case("app")).then_some("app"));
+            let hint = guess
                 .map(|k| format!("did you mean `{k}`? "))
                 .unwrap_or_default();
-            return Err(meta.error(format!("unknown key in #[channel]; {hint}expected `app = EnumName` (an enum with #[derive(App)]), `idle_timeout`, `read_timeout`, `write_timeout`, `connect_timeout` or `handshake_timeout` (as in `idle_timeout = \"30s\"`)")));
+            errors.push(syn::Error::new(
+                key.span(),
+                format!("unknown key `{given}` in #[channel]; {hint}{CHANNEL_EXPECTED}"),
+            ));
+            // `App = Proxy`, `ap = Proxy`: keep the enum, so this is the only error.
+            if guess != Some("app") || app.is_some() {
+                continue;
+            }
+            "app".to_owned()
         };
-        if timeouts.iter().any(|t| t.key == key) {
-            return Err(meta.error(format!("duplicate key `{name}`; give it once")));
+        let example = if name == "app" {
+            "app = Proxy".to_owned()
+        } else {
+            format!("{name} = \"30s\"")
+        };
+        let value: TokenStream = match &entry[1..] {
+            [TokenTree::Punct(p), value @ ..] if p.as_char() == '=' && !value.is_empty() => {
+                value.iter().cloned().collect()
+            }
+            [TokenTree::Group(g)] if g.delimiter() == proc_macro2::Delimiter::Parenthesis => {
+                errors.push(syn::Error::new(
+                    g.span(),
+                    format!("write `{example}`, with `=`"),
+                ));
+                g.stream()
+            }
+            _ => {
+                let at = entry.last().map_or_else(|| key.span(), TokenTree::span);
+                errors.push(syn::Error::new(
+                    at,
+                    format!("`{name}` takes a value, as in `{example}`"),
+                ));
+                continue;
+            }
+        };
+        if name == "app" {
+            if app.is_some() {
+                errors.push(syn::Error::new(
+                    key.span(),
+                    "duplicate key `app`; give it once",
+                ));
+            } else {
+                app = app_path(value, errors);
+            }
+            continue;
         }
-        let lit: syn::LitStr = meta.value()?.parse()?;
-        match parse_duration(&lit.value()) {
-            Some(millis) => timeouts.push(TimeoutArg { key, millis }),
-            None => errors.push(syn::Error::new(
-                lit.span(),
-                format!("`{name}` takes a duration greater than zero with a unit: `\"500ms\"`, `\"30s\"`, `\"5m\"` or `\"1h\"`"),
-            )),
+        let Some(&(_, short)) = TIMEOUT_KEYS.iter().find(|(k, _)| *k == name) else {
+            continue;
+        };
+        if timeouts.iter().any(|t| t.key == short) {
+            errors.push(syn::Error::new(
+                key.span(),
+                format!("duplicate key `{name}`; give it once"),
+            ));
+            continue;
         }
-        Ok(())
-    });
-    if let Err(e) = syn::parse::Parser::parse2(parser, args) {
-        errors.push(e);
+        let duration = format!(
+            "`{name}` takes a duration greater than zero with a unit: `\"500ms\"`, `\"30s\"`, `\"5m\"` or `\"1h\"`"
+        );
+        match syn::parse2::<syn::Lit>(value.clone()) {
+            Ok(syn::Lit::Str(lit)) => match parse_duration(&lit.value()) {
+                Some(millis) => timeouts.push(TimeoutArg { key: short, millis }),
+                None => errors.push(syn::Error::new(lit.span(), duration)),
+            },
+            Ok(lit) if attr::rejected_by_lexer(&lit) => {
+                errors.push(attr::already_reported(lit.span()));
+            }
+            _ => errors.push(syn::Error::new_spanned(value, duration)),
+        }
     }
     (app, timeouts)
+}
+
+/// The tokens of each comma-separated entry.
+fn split_commas(args: TokenStream) -> Vec<Vec<proc_macro2::TokenTree>> {
+    let mut entries = vec![Vec::new()];
+    for tree in args {
+        match &tree {
+            proc_macro2::TokenTree::Punct(p) if p.as_char() == ',' => entries.push(Vec::new()),
+            _ => entries.last_mut().expect("one entry at least").push(tree),
+        }
+    }
+    entries
+}
+
+/// The enum named by `app = ...`. A string (`app = "Proxy"`) or another
+/// mistake is reported, and the enum still made out when it can be.
+fn app_path(value: TokenStream, errors: &mut Vec<syn::Error>) -> Option<Path> {
+    if let Ok(path) = syn::parse2::<Path>(value.clone()) {
+        return Some(path);
+    }
+    match syn::parse2::<syn::Lit>(value.clone()) {
+        Ok(syn::Lit::Str(lit)) => {
+            let path = lit.parse::<Path>().ok();
+            let written = path
+                .as_ref()
+                .map_or_else(|| "Proxy".to_owned(), |_| lit.value());
+            errors.push(syn::Error::new(
+                lit.span(),
+                format!("`app` takes the enum itself, not a string: write `app = {written}`"),
+            ));
+            return path;
+        }
+        Ok(lit) if attr::rejected_by_lexer(&lit) => {
+            errors.push(attr::already_reported(lit.span()));
+            return None;
+        }
+        _ => {}
+    }
+    errors.push(syn::Error::new_spanned(
+        &value,
+        "`app` takes the name of an enum with #[derive(App)], as in `app = Proxy`",
+    ));
+    value.into_iter().find_map(|tree| match tree {
+        proc_macro2::TokenTree::Ident(i) => Some(Path::from(i)),
+        _ => None,
+    })
 }
 
 /// `"500ms"`, `"30s"`, `"5m"`, `"1h"` in milliseconds; `None` if malformed or zero.

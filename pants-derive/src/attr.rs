@@ -177,7 +177,17 @@ pub(crate) fn parse_on_read(attr: &Attribute, errors: &mut Vec<syn::Error>) -> R
                 out.framing = parse_framing(&key, &meta, errors)?;
             }
             "mode" => {
-                let value: LitStr = meta.value()?.parse()?;
+                let value = match meta.value()?.parse::<Lit>()? {
+                    Lit::Str(value) => value,
+                    lit if rejected_by_lexer(&lit) => {
+                        errors.push(already_reported(lit.span()));
+                        return Ok(());
+                    }
+                    lit => {
+                        errors.push(syn::Error::new(lit.span(), "expected `mode = \"search\"` or `mode = \"match\"`"));
+                        return Ok(());
+                    }
+                };
                 match value.value().as_str() {
                     "search" => out.mode = Some((Mode::Search, value.span())),
                     "match" => out.mode = Some((Mode::Match, value.span())),
@@ -246,6 +256,7 @@ fn parse_framing(
         ));
     };
     match (key, &lit.lit) {
+        (_, other) if rejected_by_lexer(other) => Err(already_reported(other.span())),
         ("delimiter", Lit::Str(s)) => {
             let bytes = s.value().into_bytes();
             if bytes.is_empty() {
@@ -317,6 +328,36 @@ fn skip_value(meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
         let _: Expr = meta.value()?.parse()?;
     }
     Ok(())
+}
+
+/// Whether a literal is one the lexer rejected, and so has reported: syn
+/// gives a string with an invalid escape (`"\\d+"`) as `Lit::Verbatim`.
+pub(crate) fn rejected_by_lexer(lit: &Lit) -> bool {
+    let Lit::Verbatim(lit) = lit else {
+        return false;
+    };
+    let text = lit.to_string();
+    ['"', '\'', 'r', 'b', 'c']
+        .iter()
+        .any(|c| text.starts_with(*c))
+}
+
+/// The marker of an error that rustc has already reported (see
+/// [`rejected_by_lexer`]): the macro fails, so the user's impl is emitted
+/// as it is, but adds no message of its own.
+const ALREADY_REPORTED: &str = "\u{0}pants: already reported";
+
+pub(crate) fn already_reported(span: Span) -> syn::Error {
+    syn::Error::new(span, ALREADY_REPORTED)
+}
+
+/// The errors as `compile_error!`s, less the ones already reported.
+pub(crate) fn to_compile_errors(errors: Vec<syn::Error>) -> proc_macro2::TokenStream {
+    errors
+        .into_iter()
+        .filter(|e| e.to_string() != ALREADY_REPORTED)
+        .map(|e| e.to_compile_error())
+        .collect()
 }
 
 /// The known key a misspelt one most likely meant: at most two edits away.

@@ -15,14 +15,14 @@ pub(crate) fn channel(channel: &Channel, errors: Vec<syn::Error>) -> TokenStream
     let item = &channel.item;
     let (impl_generics, _, where_clause) = item.generics.split_for_impl();
     let self_ty = &item.self_ty;
-    let errors = errors.into_iter().map(|e| e.to_compile_error());
+    let errors = crate::attr::to_compile_errors(errors);
     let consts = expand::state_consts(channel);
     let app_ty = expand::app_type(channel);
     let app_impl = expand::app_impl(channel);
     let uses = expand::helper_uses(channel);
     quote! {
         #item
-        #(#errors)*
+        #errors
 
         #consts
 

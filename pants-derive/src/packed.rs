@@ -1,15 +1,18 @@
 //! `#[derive(Packed)]`: a struct of packed fields is a typed frame.
 
 use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote, quote_spanned};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{Data, DeriveInput, LitStr};
+use syn::{Data, DeriveInput};
 
 use crate::expand::local;
 
 /// Generates `Packed` for a struct: its fields in declaration order, no padding.
+///
+/// Errors never suppress the impl (an enum or a union gets a stub), so a
+/// mistake in the struct is reported there and not again at each use of it.
 pub(crate) fn derive(input: TokenStream) -> TokenStream {
-    let mut input: DeriveInput = match syn::parse2(input) {
+    let input: DeriveInput = match syn::parse2(input) {
         Ok(input) => input,
         Err(e) => return e.to_compile_error(),
     };
@@ -33,23 +36,54 @@ pub(crate) fn derive(input: TokenStream) -> TokenStream {
         }
     };
     if let Some(fields) = fields {
-        check_field_attrs(fields, &mut errors);
+        check_fields(fields, &mut errors);
     }
-    let (Some(fields), true) = (fields, errors.is_empty()) else {
-        return errors.iter().map(syn::Error::to_compile_error).collect();
-    };
+    let mut out = crate::attr::to_compile_errors(errors);
+    out.extend(match fields {
+        Some(fields) => packed_impl(&input, fields, order),
+        None => stub_impl(&input),
+    });
+    out
+}
+
+/// The `Packed` impl of a struct. A field whose type names a type
+/// parameter is bounded in the where-clause; any other field type is
+/// checked once by a constant at the field, and the impl reaches every
+/// field through `PackedField`, which resolves even for a field that is
+/// not packed, so that field is the only error.
+fn packed_impl(
+    input: &DeriveInput,
+    fields: &syn::Fields,
+    order: Option<syn::Ident>,
+) -> TokenStream {
+    let mut generics = input.generics.clone();
+    let generics_in = &input.generics;
+    let params: Vec<&syn::Ident> = generics_in
+        .type_params()
+        .map(|p| &p.ident)
+        .chain(generics_in.const_params().map(|p| &p.ident))
+        .chain(generics_in.lifetimes().map(|l| &l.lifetime.ident))
+        .collect();
     let fields: Vec<&syn::Field> = fields.iter().collect();
-    // Each field type must be packed: say so at the field, not at the derive.
-    let where_clause = input.generics.make_where_clause();
+    let mut checks = Vec::new();
+    let where_clause = generics.make_where_clause();
     for field in &fields {
         let ty = &field.ty;
-        let span = Span::call_site().located_at(ty.span());
-        where_clause
-            .predicates
-            .push(syn::parse_quote_spanned!(span=> #ty: ::pants::Packed));
+        if is_platform_sized(ty) {
+            continue; // reported by `check_fields`
+        }
+        if mentions_any(ty.to_token_stream(), &params) {
+            let span = Span::call_site().located_at(ty.span());
+            where_clause
+                .predicates
+                .push(syn::parse_quote_spanned!(span=> #ty: ::pants::Packed));
+        } else {
+            let span = ty.span();
+            checks.push(quote_spanned!(span=> const _: ::core::primitive::usize = <#ty as ::pants::Packed>::SIZE;));
+        }
     }
     let name = &input.ident;
-    let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
+    let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
     let types: Vec<&syn::Type> = fields.iter().map(|f| &f.ty).collect();
     let vars: Vec<syn::Ident> = (0..fields.len())
         .map(|i| local(&format!("__pants_field{i}")))
@@ -71,47 +105,116 @@ pub(crate) fn derive(input: TokenStream) -> TokenStream {
         .collect();
     let order = order.unwrap_or_else(|| format_ident!("Big"));
     let order = quote!(let #order_var = ::pants::Endian::#order;);
-    let reads = types.iter().zip(&vars).map(|(ty, var)| {
+    let field = |ty: &syn::Type| {
         let span = Span::call_site().located_at(ty.span());
-        quote_spanned! {span=>
-            let #var = <#ty as ::pants::Packed>::read_from(&#bytes[#at..], #order_var);
-            #at += <#ty as ::pants::Packed>::SIZE;
+        quote_spanned!(span=> ::pants::__private::PackedField::<#ty>)
+    };
+    let sizes = types.iter().map(|ty| field(ty));
+    let reads = types.iter().zip(&vars).map(|(ty, var)| {
+        let field = field(ty);
+        quote! {
+            let #var = #field::read(&#bytes[#at..], #order_var);
+            #at += #field::SIZE;
         }
     });
     let writes = types.iter().zip(&members).map(|(ty, member)| {
+        let field = field(ty);
         quote! {
-            ::pants::Packed::write_to(&self.#member, &mut #out[#at..], #order_var);
-            #at += <#ty as ::pants::Packed>::SIZE;
+            #field::write(&self.#member, &mut #out[#at..], #order_var);
+            #at += #field::SIZE;
         }
     });
     quote! {
+        #(#checks)*
+
+        const _: () = {
+            #[allow(unused_imports)]
+            use ::pants::__private::NotPackedField as _;
+
+            #[automatically_derived]
+            impl #impl_generics ::pants::Packed for #name #ty_generics #where_clause {
+                const SIZE: ::core::primitive::usize = 0 #(+ #sizes::SIZE)*;
+
+                #[inline]
+                #[allow(unused_assignments, unused_variables, unused_mut)]
+                fn read_from(#bytes: &[::core::primitive::u8], _: ::pants::Endian) -> Self {
+                    #order
+                    let mut #at = 0;
+                    #(#reads)*
+                    Self { #(#members: #vars),* }
+                }
+
+                #[inline]
+                #[allow(unused_assignments, unused_variables, unused_mut)]
+                fn write_to(&self, #out: &mut [::core::primitive::u8], _: ::pants::Endian) {
+                    #order
+                    let mut #at = 0;
+                    #(#writes)*
+                }
+            }
+        };
+    }
+}
+
+/// A `Packed` impl that never runs, for an enum or a union (already an
+/// error): uses of the type add no errors. One byte, so that a typed frame
+/// of it does not also fail the "zero bytes" check.
+fn stub_impl(input: &DeriveInput) -> TokenStream {
+    let name = &input.ident;
+    let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
+    quote! {
         #[automatically_derived]
         impl #impl_generics ::pants::Packed for #name #ty_generics #where_clause {
-            const SIZE: ::core::primitive::usize = 0 #(+ <#types as ::pants::Packed>::SIZE)*;
+            const SIZE: ::core::primitive::usize = 1;
 
-            #[inline]
-            #[allow(unused_assignments, unused_variables, unused_mut)]
-            fn read_from(#bytes: &[::core::primitive::u8], _: ::pants::Endian) -> Self {
-                #order
-                let mut #at = 0;
-                #(#reads)*
-                Self { #(#members: #vars),* }
+            fn read_from(_: &[::core::primitive::u8], _: ::pants::Endian) -> Self {
+                ::core::unreachable!()
             }
 
-            #[inline]
-            #[allow(unused_assignments, unused_variables, unused_mut)]
-            fn write_to(&self, #out: &mut [::core::primitive::u8], _: ::pants::Endian) {
-                #order
-                let mut #at = 0;
-                #(#writes)*
-            }
+            fn write_to(&self, _: &mut [::core::primitive::u8], _: ::pants::Endian) {}
         }
     }
 }
 
-/// `#[packed]` on a field: a field takes its byte order from the struct,
-/// so the attribute would do nothing; say so rather than ignore it.
-fn check_field_attrs(fields: &syn::Fields, errors: &mut Vec<syn::Error>) {
+/// Whether a type's tokens name any of `names` (a generic parameter).
+fn mentions_any(tokens: TokenStream, names: &[&syn::Ident]) -> bool {
+    tokens.into_iter().any(|tree| match tree {
+        proc_macro2::TokenTree::Ident(i) => names.iter().any(|n| **n == i),
+        proc_macro2::TokenTree::Group(g) => mentions_any(g.stream(), names),
+        _ => false,
+    })
+}
+
+/// `usize` or `isize`: an integer whose size depends on the platform.
+pub(crate) fn is_platform_sized(ty: &syn::Type) -> bool {
+    matches!(ty, syn::Type::Path(p) if p.qself.is_none() && (p.path.is_ident("usize") || p.path.is_ident("isize")))
+}
+
+/// The error for a `usize` or `isize` where a fixed size is needed.
+pub(crate) fn platform_sized_error(ty: &syn::Type) -> syn::Error {
+    let name = ty.to_token_stream().to_string();
+    let fixed = if name == "usize" {
+        "u32` or `u64"
+    } else {
+        "i32` or `i64"
+    };
+    syn::Error::new_spanned(
+        ty,
+        format!(
+            "`{name}` has no fixed size on the wire (4 or 8 bytes, by platform); use `{fixed}`, and convert with `try_from`"
+        ),
+    )
+}
+
+/// Field mistakes the macro can see: `#[packed]` on a field (a field takes
+/// its byte order from the struct, so the attribute would do nothing), and
+/// `usize`/`isize` fields.
+fn check_fields(fields: &syn::Fields, errors: &mut Vec<syn::Error>) {
+    for field in fields {
+        if is_platform_sized(&field.ty) {
+            errors.push(platform_sized_error(&field.ty));
+        }
+    }
     for attr in fields.iter().flat_map(|f| &f.attrs) {
         if attr.path().is_ident("packed") {
             errors.push(syn::Error::new_spanned(
@@ -140,7 +243,18 @@ fn parse_order(input: &DeriveInput, errors: &mut Vec<syn::Error>) -> Option<syn:
             if order.is_some() {
                 return Err(meta.error("duplicate key `endian`; give it once"));
             }
-            let value: LitStr = meta.value()?.parse()?;
+            let value = match meta.value()?.parse::<syn::Lit>()? {
+                syn::Lit::Str(value) => value,
+                lit if crate::attr::rejected_by_lexer(&lit) => {
+                    return Err(crate::attr::already_reported(lit.span()));
+                }
+                lit => {
+                    return Err(syn::Error::new(
+                        lit.span(),
+                        "expected `endian = \"big\"` (network order) or `endian = \"little\"`",
+                    ));
+                }
+            };
             order = match value.value().as_str() {
                 "big" | "network" => Some(format_ident!("Big")),
                 "little" => Some(format_ident!("Little")),

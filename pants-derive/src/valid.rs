@@ -161,7 +161,7 @@ fn check_typed_frame(handler: &Handler, read: &ReadAttr, errors: &mut Vec<syn::E
 }
 
 /// A type as the user would write it: `(u16, u16)`, not `(u16 , u16)`.
-fn type_text(ty: &syn::Type) -> String {
+pub(crate) fn type_text(ty: &syn::Type) -> String {
     let text = ty.to_token_stream().to_string();
     [
         (" ,", ","),

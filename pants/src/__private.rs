@@ -160,3 +160,44 @@ fn read<C: Channel>(channel: &mut C, s: &mut Stream<'_, C>, input: &[u8], eof: b
     }
     pos
 }
+
+/// A field of a `#[derive(Packed)]` struct. When its type is packed, the
+/// inherent items below are its size and codec; when it is not, path
+/// resolution falls back to [`NotPackedField`]'s, which never run: the
+/// derive reports the field once, and the struct's `Packed` impl still
+/// holds, so uses of the struct add no errors.
+#[derive(Debug)]
+pub struct PackedField<T>(core::marker::PhantomData<T>);
+
+impl<T: Packed> PackedField<T> {
+    /// The field's size on the wire.
+    pub const SIZE: usize = T::SIZE;
+
+    /// Decodes the field.
+    #[inline]
+    pub fn read(bytes: &[u8], order: Endian) -> T {
+        T::read_from(bytes, order)
+    }
+
+    /// Encodes the field.
+    #[inline]
+    pub fn write(value: &T, out: &mut [u8], order: Endian) {
+        value.write_to(out, order);
+    }
+}
+
+/// The fallback of [`PackedField`] for a field type that is not packed.
+pub trait NotPackedField<T> {
+    /// Never used: the field is reported as not packed.
+    const SIZE: usize = 0;
+
+    /// Never called: the field is reported as not packed.
+    fn read(_bytes: &[u8], _order: Endian) -> T {
+        unreachable!("a field that is not packed fails to compile")
+    }
+
+    /// Never called: the field is reported as not packed.
+    fn write(_value: &T, _out: &mut [u8], _order: Endian) {}
+}
+
+impl<T> NotPackedField<T> for PackedField<T> {}

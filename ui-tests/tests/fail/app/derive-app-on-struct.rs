@@ -1,0 +1,33 @@
+//! #[derive(App)] on a struct: one error; its field types still get
+//! `From` and `Member`, so the uses of `Proxy` add none.
+use pants::prelude::*;
+
+#[derive(Default)]
+struct Front;
+
+#[derive(Default)]
+struct Back;
+
+#[derive(App)]
+struct Proxy(Front, Back);
+
+#[channel(app = Proxy)]
+impl Front {
+    #[on_read]
+    fn data(&mut self, s: &mut Stream<Self>, _data: &[u8]) {
+        let _ = s.connect("127.0.0.1:9", Back);
+    }
+}
+
+#[channel(app = Proxy)]
+impl Back {
+    #[on_read]
+    fn data(&mut self, _s: &mut Stream<Self>, _data: &[u8]) {}
+}
+
+fn main() -> pants::Result<()> {
+    let mut engine = Engine::<Proxy>::new()?;
+    engine.listen::<Front>("127.0.0.1:0")?;
+    let _ = Proxy::from(Back);
+    Ok(())
+}
