@@ -4,10 +4,18 @@
 //! ```text
 //! loadgen MODE ADDR [-c CONNS] [-s SIZE] [-p DEPTH] [-d SECS] [-w SECS]
 //!         [--connect-par K] [--watch-pid PID] [-n MSGS] [--expect BYTES]
-//! MODE: echo | lines | idle | drain
+//!         [--tls --ca CA_PEM [--sni NAME]]
+//! MODE: echo | lines | idle | drain | handshake
 //! ADDR: HOST:PORT, or a Unix stream socket: unix:PATH (or a path starting
 //!       with / or ./)
 //! ```
+//!
+//! `--tls` (echo, lines, idle, handshake; TCP only): every connection does a
+//! TLS handshake first (tokio-rustls, rustls' `ring` provider, TLS 1.3 or 1.2
+//! as the server picks), trusting only the CA certificates in `--ca`,
+//! asking for and verifying the name `--sni` (default `localhost`). Session
+//! resumption is off: every handshake is a full one. The handshake is part
+//! of connecting, before any timed window.
 //!
 //! `-n MSGS` (echo, lines): instead of a timed run, exchange exactly MSGS
 //! messages in total (spread evenly over the connections, no warm-up) and
@@ -20,6 +28,20 @@
 //!   server must echo each line with its "\r\n".
 //! * `idle`  — opens CONNS connections and holds them for SECS seconds, sending
 //!   nothing; reports how many were established and how many were still open.
+//!   With `--tls` each connection first completes its handshake and one
+//!   SIZE-byte echo (default 64), then sits idle.
+//! * `handshake` — CONNS workers (`-c`), each repeating for the run: a new
+//!   TCP connection, the TLS handshake (with `--tls`; a full one, no
+//!   resumption), one echo of SIZE bytes (`-s`, default 64) checked, then
+//!   close: the client sends `close_notify` without its FIN and waits for
+//!   the server's `close_notify` and FIN (so the TIME_WAIT state stays on the
+//!   server side, not on the client's ephemeral ports). Reports
+//!   `hs_per_s` (completed cycles per second, also as `msgs_per_s`),
+//!   p50/p99 of a whole cycle, `errors` (failed or timed-out cycles, 5 s
+//!   each), `truncated` (cycles whose server closed without `close_notify`:
+//!   counted, not errors), and with --watch-pid `srv_us_per_hs` (server CPU
+//!   per completed cycle; also as `srv_ns_per_msg`). Without `--tls` it is a
+//!   plain connect-echo-close rate. `-p -n` are ignored.
 //! * `drain` — connects CONNS times (default 1), one connection after the
 //!   other, and reads each to EOF, sending nothing; every connection must
 //!   deliver exactly `--expect BYTES` bytes (a count mismatch is an error).
@@ -55,11 +77,17 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::{AsRawFd, RawFd};
 use std::path::PathBuf;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpStream, UnixStream};
 use tokio::task::LocalSet;
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::TlsConnector;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -67,6 +95,7 @@ enum Mode {
     Lines,
     Idle,
     Drain,
+    Handshake,
 }
 
 impl Mode {
@@ -76,6 +105,7 @@ impl Mode {
             Mode::Lines => "lines",
             Mode::Idle => "idle",
             Mode::Drain => "drain",
+            Mode::Handshake => "handshake",
         }
     }
 }
@@ -105,15 +135,58 @@ impl Target {
 enum Conn {
     Tcp(TcpStream),
     Unix(UnixStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+/// The TLS client side (`--tls`): one config for every connection.
+struct TlsCtx {
+    connector: TlsConnector,
+    name: ServerName<'static>,
+}
+
+impl TlsCtx {
+    /// Trusts the CA certificates in `ca` only; no session resumption.
+    fn new(ca: &str, sni: &str) -> TlsCtx {
+        let die = |msg: String| -> ! {
+            eprintln!("loadgen: {msg}");
+            std::process::exit(2)
+        };
+        let mut roots = rustls::RootCertStore::empty();
+        let certs = CertificateDer::pem_file_iter(ca)
+            .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+            .unwrap_or_else(|e| die(format!("{ca}: {e:?}")));
+        if certs.is_empty() {
+            die(format!("{ca}: no certificate"));
+        }
+        for c in certs {
+            roots.add(c).unwrap_or_else(|e| die(format!("{ca}: {e}")));
+        }
+        let mut config =
+            rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()
+                .unwrap_or_else(|e| die(format!("TLS versions: {e}")))
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+        // Every handshake a full one.
+        config.resumption = rustls::client::Resumption::disabled();
+        let name = ServerName::try_from(sni.to_owned()).unwrap_or_else(|_| die(format!("bad --sni {sni:?}")));
+        TlsCtx { connector: TlsConnector::from(Arc::new(config)), name }
+    }
 }
 
 impl Conn {
-    async fn connect(t: &Target) -> std::io::Result<Conn> {
+    async fn connect(t: &Target, tls: Option<&TlsCtx>) -> std::io::Result<Conn> {
         match t {
             Target::Tcp(a) => {
                 let s = TcpStream::connect(a).await?;
                 let _ = s.set_nodelay(true);
-                Ok(Conn::Tcp(s))
+                match tls {
+                    Some(tls) => {
+                        let s = tls.connector.connect(tls.name.clone(), s).await?;
+                        Ok(Conn::Tls(Box::new(s)))
+                    }
+                    None => Ok(Conn::Tcp(s)),
+                }
             }
             Target::Unix(p) => Ok(Conn::Unix(UnixStream::connect(p).await?)),
         }
@@ -125,8 +198,27 @@ impl AsRawFd for Conn {
         match self {
             Conn::Tcp(s) => s.as_raw_fd(),
             Conn::Unix(s) => s.as_raw_fd(),
+            Conn::Tls(s) => s.get_ref().0.as_raw_fd(),
         }
     }
+}
+
+/// One echo of `msg`, checked.
+async fn echo_once<S: AsyncRead + AsyncWrite + Unpin>(s: &mut S, msg: &[u8], buf: &mut [u8]) -> Result<(), String> {
+    s.write_all(msg).await.map_err(|e| format!("write: {e}"))?;
+    s.flush().await.map_err(|e| format!("flush: {e}"))?;
+    let mut got = 0;
+    while got < msg.len() {
+        match s.read(&mut buf[got..msg.len()]).await {
+            Ok(0) => return Err("server closed the connection".into()),
+            Ok(n) => got += n,
+            Err(e) => return Err(format!("read: {e}")),
+        }
+    }
+    if buf[..msg.len()] != *msg {
+        return Err("echoed bytes differ from what was sent".into());
+    }
+    Ok(())
 }
 
 struct Args {
@@ -141,15 +233,21 @@ struct Args {
     watch_pid: Option<u32>,
     count: Option<u64>,
     expect: Option<u64>,
+    tls: bool,
+    ca: Option<String>,
+    sni: String,
 }
 
 fn usage() -> ! {
     eprintln!(
         "usage: loadgen MODE ADDR [-c CONNS] [-s SIZE] [-p DEPTH] [-d SECS] [-w SECS]\n\
          \x20              [--connect-par K] [--watch-pid PID] [-n MSGS] [--expect BYTES]\n\
-         MODE: echo | lines | idle | drain   (defaults: -c 1 -s 64 -p 1 -d 5 -w 1 --connect-par 64)\n\
+         \x20              [--tls --ca CA_PEM [--sni NAME]]\n\
+         MODE: echo | lines | idle | drain | handshake   (defaults: -c 1 -s 64 -p 1 -d 5 -w 1 --connect-par 64)\n\
          ADDR: HOST:PORT, or unix:PATH (or a path starting with / or ./)\n\
-         drain: CONNS downloads one after the other, each read to EOF; --expect BYTES is required"
+         drain: CONNS downloads one after the other, each read to EOF; --expect BYTES is required\n\
+         handshake: CONNS workers, each: connect, (TLS handshake,) one SIZE-byte echo, close; repeated\n\
+         --tls: TLS over TCP (not drain), trusting only --ca, verifying --sni (default localhost)"
     );
     std::process::exit(2)
 }
@@ -161,6 +259,7 @@ fn parse_args() -> Args {
         Some("lines") => Mode::Lines,
         Some("idle") => Mode::Idle,
         Some("drain") => Mode::Drain,
+        Some("handshake") => Mode::Handshake,
         _ => usage(),
     };
     let addr_s = it.next().unwrap_or_else(|| usage());
@@ -183,8 +282,15 @@ fn parse_args() -> Args {
         watch_pid: None,
         count: None,
         expect: None,
+        tls: false,
+        ca: None,
+        sni: "localhost".to_string(),
     };
     while let Some(flag) = it.next() {
+        if flag == "--tls" {
+            a.tls = true;
+            continue;
+        }
         let val = it.next().unwrap_or_else(|| usage());
         let bad = || -> ! {
             eprintln!("loadgen: bad value {val:?} for {flag}");
@@ -200,6 +306,8 @@ fn parse_args() -> Args {
             "--watch-pid" => a.watch_pid = Some(val.parse().unwrap_or_else(|_| bad())),
             "-n" | "--count" => a.count = Some(val.parse().unwrap_or_else(|_| bad())),
             "--expect" => a.expect = Some(val.parse().unwrap_or_else(|_| bad())),
+            "--ca" => a.ca = Some(val),
+            "--sni" => a.sni = val,
             _ => usage(),
         }
     }
@@ -209,6 +317,18 @@ fn parse_args() -> Args {
     }
     if a.mode == Mode::Drain && a.expect.is_none() {
         eprintln!("loadgen: drain needs --expect BYTES (the size of one download)");
+        std::process::exit(2)
+    }
+    if a.mode == Mode::Handshake && a.size == 0 {
+        eprintln!("loadgen: handshake needs size >= 1");
+        std::process::exit(2)
+    }
+    if a.tls && (a.ca.is_none() || a.mode == Mode::Drain || matches!(a.addr, Target::Unix(_))) {
+        eprintln!("loadgen: --tls needs --ca CA_PEM, a HOST:PORT address, and a mode other than drain");
+        std::process::exit(2)
+    }
+    if !a.tls && a.ca.is_some() {
+        eprintln!("loadgen: --ca without --tls");
         std::process::exit(2)
     }
     a
@@ -346,6 +466,13 @@ impl Shared {
     }
 }
 
+/// write_all, then flush: a TLS stream may hold records back when the
+/// socket is full (a no-op for plain sockets).
+async fn write_flush<S: AsyncWrite + Unpin>(s: &mut S, bytes: &[u8]) -> std::io::Result<()> {
+    s.write_all(bytes).await?;
+    s.flush().await
+}
+
 async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
     mut s: S,
     pat: Rc<Pattern>,
@@ -376,7 +503,7 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
 
     let t = Instant::now();
     stamps.extend(std::iter::repeat(t).take(depth));
-    if let Err(e) = s.write_all(&pat.data[send_off..send_off + window]).await {
+    if let Err(e) = write_flush(&mut s, &pat.data[send_off..send_off + window]).await {
         sh.error(&format!("write: {e}"));
         return;
     }
@@ -438,7 +565,7 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
         sent += k as u64;
         stamps.extend(std::iter::repeat(now).take(k));
         let len = k * unit;
-        if let Err(e) = s.write_all(&pat.data[send_off..send_off + len]).await {
+        if let Err(e) = write_flush(&mut s, &pat.data[send_off..send_off + len]).await {
             sh.error(&format!("write: {e}"));
             return;
         }
@@ -446,7 +573,15 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
     }
 }
 
-async fn connect_all(addr: &Target, n: usize, par: usize) -> Vec<Option<Conn>> {
+/// Opens `n` connections, `par` at a time (each with its TLS handshake);
+/// with `ping`, each then does one echo of it (a failed one is dropped).
+async fn connect_all(
+    addr: &Target,
+    n: usize,
+    par: usize,
+    tls: Option<Rc<TlsCtx>>,
+    ping: Option<Rc<Vec<u8>>>,
+) -> Vec<Option<Conn>> {
     let slots: Rc<RefCell<Vec<Option<Conn>>>> =
         Rc::new(RefCell::new((0..n).map(|_| None).collect()));
     let next = Rc::new(Cell::new(0usize));
@@ -455,8 +590,10 @@ async fn connect_all(addr: &Target, n: usize, par: usize) -> Vec<Option<Conn>> {
         let slots = slots.clone();
         let next = next.clone();
         let addr = addr.clone();
+        let (tls, ping) = (tls.clone(), ping.clone());
         workers.push(tokio::task::spawn_local(async move {
             let mut reported = false;
+            let mut buf = vec![0u8; ping.as_ref().map_or(0, |p| p.len())];
             loop {
                 let i = next.get();
                 if i >= n {
@@ -464,8 +601,19 @@ async fn connect_all(addr: &Target, n: usize, par: usize) -> Vec<Option<Conn>> {
                 }
                 next.set(i + 1);
                 for attempt in 0..3 {
-                    match tokio::time::timeout(Duration::from_secs(5), Conn::connect(&addr)).await {
-                        Ok(Ok(s)) => {
+                    match tokio::time::timeout(Duration::from_secs(5), Conn::connect(&addr, tls.as_deref())).await {
+                        Ok(Ok(mut s)) => {
+                            if let Some(msg) = &ping {
+                                let r = match &mut s {
+                                    Conn::Tcp(s) => echo_once(s, msg, &mut buf).await,
+                                    Conn::Unix(s) => echo_once(s, msg, &mut buf).await,
+                                    Conn::Tls(s) => echo_once(s, msg, &mut buf).await,
+                                };
+                                if let Err(e) = r {
+                                    eprintln!("loadgen: connection {i}: first echo: {e}");
+                                    break;
+                                }
+                            }
                             slots.borrow_mut()[i] = Some(s);
                             break;
                         }
@@ -548,12 +696,156 @@ fn still_open(s: &Conn) -> bool {
     e.kind() == std::io::ErrorKind::WouldBlock
 }
 
+/// How many of the connections the server still holds open. Plain ones: a
+/// peek (no EOF pending). TLS ones: a read that must not complete within
+/// 200 ms (a `close_notify`, EOF or error does), all at once.
+async fn count_open(streams: Vec<Option<Conn>>) -> usize {
+    let mut open = 0;
+    let mut checks = Vec::new();
+    for s in streams.into_iter().flatten() {
+        match s {
+            Conn::Tls(mut s) => checks.push(tokio::task::spawn_local(async move {
+                let mut b = [0u8; 1];
+                tokio::time::timeout(Duration::from_millis(200), s.read(&mut b)).await.is_err()
+            })),
+            s => open += usize::from(still_open(&s)),
+        }
+    }
+    for c in checks {
+        open += usize::from(c.await.unwrap_or(false));
+    }
+    open
+}
+
+/// One `handshake` cycle: connect (and TLS handshake), one echo, close.
+/// `Ok(true)` if the server closed without `close_notify`.
+async fn cycle(t: &Target, tls: Option<&TlsCtx>, msg: &[u8], buf: &mut [u8]) -> Result<bool, String> {
+    let c = Conn::connect(t, tls).await.map_err(|e| format!("connect: {e}"))?;
+    match c {
+        Conn::Tls(mut s) => {
+            echo_once(&mut *s, msg, buf).await?;
+            // close_notify without a FIN: the server answers with its own
+            // and closes first.
+            s.get_mut().1.send_close_notify();
+            s.flush().await.map_err(|e| format!("close_notify: {e}"))?;
+            loop {
+                match s.read(buf).await {
+                    Ok(0) => return Ok(false),
+                    Ok(_) => return Err("data after close_notify".into()),
+                    Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(true),
+                    Err(e) => return Err(format!("read at close: {e}")),
+                }
+            }
+        }
+        Conn::Tcp(mut s) => {
+            echo_once(&mut s, msg, buf).await?;
+            let _ = s.shutdown().await;
+            let _ = s.read(buf).await;
+            Ok(false)
+        }
+        Conn::Unix(mut s) => {
+            echo_once(&mut s, msg, buf).await?;
+            let _ = s.shutdown().await;
+            let _ = s.read(buf).await;
+            Ok(false)
+        }
+    }
+}
+
+/// `handshake`: CONNS workers, each repeating connect-handshake-echo-close.
+async fn handshakes(a: &Args, tls: Option<Rc<TlsCtx>>) -> String {
+    let sh = Rc::new(Shared {
+        phase: Cell::new(WARMUP),
+        msgs: Cell::new(0),
+        errors: Cell::new(0),
+        hist: RefCell::new(Hist::new()),
+    });
+    let truncated = Rc::new(Cell::new(0u64));
+    let completed = Rc::new(Cell::new(0u64));
+    let msg: Rc<Vec<u8>> = Rc::new((0..a.size).map(|i| (i * 13 + 5) as u8).collect());
+    for _ in 0..a.conns {
+        let (sh, tls, msg, addr) = (sh.clone(), tls.clone(), msg.clone(), a.addr.clone());
+        let (truncated, completed) = (truncated.clone(), completed.clone());
+        tokio::task::spawn_local(async move {
+            let mut buf = vec![0u8; msg.len().max(256)];
+            while sh.phase.get() != DONE {
+                let t0 = Instant::now();
+                let r = tokio::time::timeout(Duration::from_secs(5), cycle(&addr, tls.as_deref(), &msg, &mut buf)).await;
+                match r {
+                    Ok(Ok(cut)) => {
+                        completed.set(completed.get() + 1);
+                        if sh.phase.get() == MEASURE {
+                            sh.msgs.set(sh.msgs.get() + 1);
+                            sh.hist.borrow_mut().record(t0.elapsed().as_nanos() as u64);
+                            truncated.set(truncated.get() + u64::from(cut));
+                        }
+                    }
+                    Ok(Err(e)) => {
+                        sh.error(&e);
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                    Err(_) => sh.error("cycle timed out (5 s)"),
+                }
+            }
+        });
+    }
+    tokio::time::sleep(Duration::from_secs_f64(a.warmup)).await;
+    sh.phase.set(MEASURE);
+    let t0 = Instant::now();
+    let lg0 = cpu_secs(None);
+    let srv0 = a.watch_pid.and_then(|p| cpu_secs(Some(p)));
+    tokio::time::sleep(Duration::from_secs_f64(a.duration)).await;
+    sh.phase.set(DONE);
+    let secs = t0.elapsed().as_secs_f64();
+    let lg1 = cpu_secs(None);
+    let srv1 = a.watch_pid.and_then(|p| cpu_secs(Some(p)));
+    let n = sh.msgs.get();
+    let h = sh.hist.borrow();
+    let rate = n as f64 / secs;
+    let mut line = format!(
+        "mode=handshake conns={} size={} depth=1 msgs_per_s={rate:.0} mb_per_s=0 p50_us={:.1} p99_us={:.1} errors={} \
+         hs_per_s={rate:.1} tls={} handshakes={n} truncated={} established={} secs={secs:.3}",
+        a.conns,
+        a.size,
+        h.quantile_us(0.50),
+        h.quantile_us(0.99),
+        sh.errors.get(),
+        u8::from(a.tls),
+        truncated.get(),
+        completed.get(),
+    );
+    let per = |cpu: f64| if n > 0 { cpu * 1e9 / n as f64 } else { 0.0 };
+    if let (Some(x), Some(y)) = (lg0, lg1) {
+        let t = (y.0 + y.1) - (x.0 + x.1);
+        line += &format!(" lg_cpu_pct={:.0} lg_ns_per_msg={:.0}", t / secs * 100.0, per(t));
+    }
+    if let (Some(x), Some(y)) = (srv0, srv1) {
+        let t = (y.0 + y.1) - (x.0 + x.1);
+        line += &format!(
+            " srv_cpu_pct={:.0} srv_ns_per_msg={:.0} srv_us_per_hs={:.1}",
+            t / secs * 100.0,
+            per(t),
+            per(t) / 1e3
+        );
+    }
+    line
+}
+
 async fn run(a: Args) -> String {
     if a.mode == Mode::Drain {
         return drain(&a).await;
     }
+    let tls = a.tls.then(|| Rc::new(TlsCtx::new(a.ca.as_deref().unwrap_or_default(), &a.sni)));
+    if a.mode == Mode::Handshake {
+        return handshakes(&a, tls).await;
+    }
+    // Idle TLS connections: handshake and one small echo first.
+    let ping = (a.tls && a.mode == Mode::Idle).then(|| {
+        let size = if a.size == 0 { 64 } else { a.size };
+        Rc::new((0..size).map(|i| (i * 7 + 1) as u8).collect::<Vec<u8>>())
+    });
     let t_conn = Instant::now();
-    let streams = connect_all(&a.addr, a.conns, a.connect_par).await;
+    let streams = connect_all(&a.addr, a.conns, a.connect_par, tls, ping).await;
     let established = streams.iter().filter(|s| s.is_some()).count();
     eprintln!(
         "loadgen: {established}/{} connections established in {:.2}s",
@@ -566,7 +858,7 @@ async fn run(a: Args) -> String {
         eprintln!("established={established}");
         let _ = std::io::stderr().flush();
         tokio::time::sleep(Duration::from_secs_f64(a.duration)).await;
-        let alive = streams.iter().flatten().filter(|s| still_open(s)).count();
+        let alive = count_open(streams).await;
         return format!(
             "mode=idle conns={} size=0 depth=0 msgs_per_s=0 mb_per_s=0 p50_us=0 p99_us=0 errors={} \
              established={established} alive_at_end={alive} secs={:.3}",
@@ -600,6 +892,7 @@ async fn run(a: Args) -> String {
             tasks.push(match s {
                 Conn::Tcp(s) => tokio::task::spawn_local(drive(s, pat, start_unit, a.depth, sh, quota)),
                 Conn::Unix(s) => tokio::task::spawn_local(drive(s, pat, start_unit, a.depth, sh, quota)),
+                Conn::Tls(s) => tokio::task::spawn_local(drive(s, pat, start_unit, a.depth, sh, quota)),
             });
         }
     }
@@ -696,7 +989,7 @@ async fn drain(a: &Args) -> String {
     let lg0 = cpu_secs(None);
     let srv0 = a.watch_pid.and_then(|p| cpu_secs(Some(p)));
     for i in 0..a.conns {
-        let conn = match tokio::time::timeout(Duration::from_secs(5), Conn::connect(&a.addr)).await {
+        let conn = match tokio::time::timeout(Duration::from_secs(5), Conn::connect(&a.addr, None)).await {
             Ok(Ok(c)) => c,
             Ok(Err(e)) => {
                 eprintln!("loadgen: download {i}: connect: {e}");
@@ -713,6 +1006,7 @@ async fn drain(a: &Args) -> String {
         let (n, err) = match conn {
             Conn::Tcp(s) => drain_one(s, &mut buf).await,
             Conn::Unix(s) => drain_one(s, &mut buf).await,
+            Conn::Tls(s) => drain_one(s, &mut buf).await,
         };
         bytes += n;
         if let Some(e) = err {
