@@ -89,3 +89,14 @@ run_loadgen() {
     fi
     echo "$line"
 }
+
+# cpu_busy_pct [SECS]: how busy all CPUs were over SECS (default 1), in %
+# of the machine, from /proc/stat: anything else running (a build, tests)
+# disturbs the runs and shows here.
+cpu_busy_pct() {
+    local a b
+    a=$(awk '/^cpu / {print $2+$3+$4+$7+$8+$9, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat)
+    sleep "${1:-1}"
+    b=$(awk '/^cpu / {print $2+$3+$4+$7+$8+$9, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat)
+    awk -v a="$a" -v b="$b" 'BEGIN {split(a, x, " "); split(b, y, " "); d = y[2] - x[2]; printf "%.0f", (d > 0 ? 100 * (y[1] - x[1]) / d : 0)}'
+}

@@ -6,11 +6,12 @@
 #   bench/run.sh                  # everything (~25 min); results in bench/results/
 #   bench/run.sh --quick          # smoke run (~3 min); results in bench/target/quick/
 #   bench/run.sh --only "echo lines" -k 3 -d 2
+#   bench/run.sh --only "tls handshake tlsmem" -k 1 -d 1
 #
 # Options:
 #   --quick           short runs, fewer echo shapes (K=1 D=1 W=0.5)
-#   --only PARTS      any of: echo unix sendfile lines memory timers syscalls multi
-#                     framing timeouts
+#   --only PARTS      any of: echo unix sendfile lines memory tls handshake tlsmem
+#                     timers syscalls multi framing timeouts
 #   -k ROUNDS         rounds per comparison (default 5)
 #   -d SECS           measured seconds per run (default 3; warm-up W=1)
 #   --out DIR         where results go (default bench/results, quick: bench/target/quick)
@@ -19,8 +20,10 @@
 # Environment: SERVER_CPU, LOADGEN_CPU, CONFIGS (echo shapes "conns:size:depth …"),
 # UNIX_CONFIGS (the unix part's shapes), SFSIZE (sendfile file bytes, 1 GiB),
 # SFDOWNLOADS (downloads per sendfile run, 3), MEMCONNS (10000), BIGCONNS
-# ("15000 19900"), SYSMSGS (200000), PANTS_ROOT (the checkout whose examples
-# are measured; default: this one).
+# ("15000 19900"), SYSMSGS (200000), TLS_CONFIGS (the tls part's shapes,
+# "64:4096:16 64:64:1"), HSCONNS (concurrent handshake workers, 32),
+# TLSMEMCONNS (5000), PANTS_ROOT (the checkout whose examples are measured;
+# default: this one).
 # Outputs: results.tsv (one row per run), results.md (tables, ratios,
 # targets), chart.svg, env.txt. Per-run logs: bench/target/raw/.
 set -euo pipefail
@@ -34,7 +37,7 @@ LOADGEN=$BIN/loadgen
 SERVER_CPU=${SERVER_CPU:-0}
 LOADGEN_CPU=${LOADGEN_CPU:-1}
 K=5 D=3 W=1
-ONLY="echo unix sendfile lines memory timers syscalls multi framing"
+ONLY="echo unix sendfile lines memory tls handshake tlsmem timers syscalls multi framing"
 OUT=
 QUICK=0
 BUILD=1
@@ -45,9 +48,12 @@ SYSMSGS=${SYSMSGS:-200000}
 UNIX_CONFIGS=${UNIX_CONFIGS:-"1:64:1 64:64:1 64:64:16 64:4096:1 1000:64:16"}
 SFSIZE=${SFSIZE:-1073741824}
 SFDOWNLOADS=${SFDOWNLOADS:-3}
+TLS_CONFIGS=${TLS_CONFIGS:-"64:4096:16 64:64:1"}
+HSCONNS=${HSCONNS:-32}
+TLSMEMCONNS=${TLSMEMCONNS:-5000}
 
 usage() {
-    sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 while [ $# -gt 0 ]; do
@@ -79,7 +85,7 @@ mkdir -p "$BIN" "$RAW" "$OUT"
 build() {
     echo "== build: bench workspace (loadgen, tokio/mio peers, timers)" >&2
     CARGO_TARGET_DIR=$T/cargo cargo build --release --locked --manifest-path "$HERE/Cargo.toml"
-    for b in loadgen tokio-echo tokio-echo-mt tokio-lines mio-echo timers; do
+    for b in loadgen tokio-echo tokio-echo-mt tokio-lines mio-echo tokio-rustls-echo timers; do
         install -m 755 "$T/cargo/release/$b" "$BIN/$b"
     done
     echo "== build: C epoll servers" >&2
@@ -96,6 +102,13 @@ build() {
     install -m 755 "$ROOT/target/release/examples/unix_echo" "$BIN/pants-unix-echo"
     install -m 755 "$ROOT/target/release/examples/send_file" "$BIN/pants-send-file"
     install -m 755 "$ROOT/target/release/examples/multi_echo" "$BIN/pants-multi"
+    # tls_echo takes ADDR CERT KEY; the suite passes CERT KEY PORT.
+    rm -f "$BIN/pants-tls-echo"
+    if [ -f "$ROOT/target/release/examples/tls_echo" ]; then
+        install -m 755 "$ROOT/target/release/examples/tls_echo" "$BIN/pants-tls-echo-bin"
+        printf '#!/bin/sh\nexec "%s" "127.0.0.1:$3" "$1" "$2"\n' "$BIN/pants-tls-echo-bin" >"$BIN/pants-tls-echo"
+        chmod 755 "$BIN/pants-tls-echo"
+    fi
     for n in 1 2; do # multi_echo takes [ADDR] [THREADS]; the suite wants the port last
         printf '#!/bin/sh\nexec "%s" "$1" %s\n' "$BIN/pants-multi" "$n" >"$BIN/pants-multi-$n"
         chmod 755 "$BIN/pants-multi-$n"
@@ -119,6 +132,48 @@ build() {
 [ $BUILD = 1 ] && build
 have() { [ -x "$BIN/$1" ]; }
 
+# ---------------------------------------------------------------- TLS
+# A test CA and a leaf for localhost / 127.0.0.1 signed by it (EC P-256,
+# CA:FALSE: webpki refuses a CA certificate as the end entity); made once in
+# bench/target/tls/, remade when missing or within a day of expiry.
+TLSDIR=$T/tls
+TLS_CA=$TLSDIR/ca.pem
+TLS_CERT=$TLSDIR/server.pem
+TLS_KEY=$TLSDIR/server.key
+tls_certs() {
+    if [ -f "$TLS_CERT" ] && [ -f "$TLS_KEY" ] && [ -f "$TLS_CA" ] &&
+        openssl x509 -in "$TLS_CERT" -noout -checkend 86400 >/dev/null 2>&1; then
+        return 0
+    fi
+    echo "-- creating the test CA and server certificate in $TLSDIR"
+    mkdir -p "$TLSDIR"
+    (
+        cd "$TLSDIR"
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 \
+            -keyout ca.key -out ca.pem -subj "/CN=pants bench test CA" \
+            -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign
+        openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+            -keyout server.key -out server.csr -subj "/CN=localhost"
+        printf '%s\n' "basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature" \
+            "extendedKeyUsage=serverAuth" "subjectAltName=DNS:localhost,IP:127.0.0.1" >server.ext
+        openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 825 \
+            -sha256 -extfile server.ext -out server.pem
+    ) >"$RAW/tls-certs.log" 2>&1 || { echo "openssl failed: $RAW/tls-certs.log" >&2; exit 1; }
+}
+TLS_LG="--tls --ca $TLS_CA --sni localhost"
+lock_version() { # LOCKFILE CRATE -> its version
+    awk -v n="$2" '$0 == "name = \"" n "\"" {getline; gsub(/version = |"/, ""); print; exit}' "$1"
+}
+case " $ONLY " in *" tls "* | *" handshake "* | *" tlsmem "*)
+    tls_certs
+    v_pants=$(lock_version "$ROOT/Cargo.lock" rustls)
+    v_peer=$(lock_version "$HERE/Cargo.lock" rustls)
+    if [ "$v_pants" != "$v_peer" ]; then
+        echo "WARNING: rustls $v_pants in pants but $v_peer in the bench peers: pin bench/*/Cargo.toml to $v_pants" >&2
+    fi
+    ;;
+esac
+
 # ---------------------------------------------------------------- helpers
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 # shellcheck source=lib.sh
@@ -128,7 +183,8 @@ LG_ERR=$RAW/loadgen.err
 : >"$TSV"
 : >"$LG_ERR"
 SRV_PID=
-cleanup() { [ -n "$SRV_PID" ] && stop_server "$SRV_PID"; }
+# (an `if`, not `[ … ] &&`: the trap's last status would be the script's)
+cleanup() { if [ -n "$SRV_PID" ]; then stop_server "$SRV_PID"; fi; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
@@ -143,10 +199,11 @@ trap 'exit 130' INT TERM
     echo "python2: $([ -n "$py2" ] && "$py2" --version 2>&1)"
     echo "pants: $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- pants pants-derive examples 2>/dev/null || echo ' (+ uncommitted changes)')"
     echo "open-file limit: $(ulimit -n)"
+    echo "rustls: pants $(lock_version "$ROOT/Cargo.lock" rustls), bench peers and loadgen $(lock_version "$HERE/Cargo.lock" rustls) (ring $(lock_version "$HERE/Cargo.lock" ring)); tokio-rustls $(lock_version "$HERE/Cargo.lock" tokio-rustls)"
     echo "pinning: servers on CPU $SERVER_CPU, loadgen on CPU $LOADGEN_CPU"
-    echo "params: K=$K D=$D W=$W MEMCONNS=$MEMCONNS BIGCONNS=$BIGCONNS SYSMSGS=$SYSMSGS quick=$QUICK"
+    echo "params: K=$K D=$D W=$W MEMCONNS=$MEMCONNS BIGCONNS=$BIGCONNS SYSMSGS=$SYSMSGS HSCONNS=$HSCONNS TLSMEMCONNS=$TLSMEMCONNS quick=$QUICK"
     echo "parts: $ONLY"
-    echo "load average at start: $(cut -d" " -f1-3 /proc/loadavg)"
+    echo "load average at start: $(cut -d" " -f1-3 /proc/loadavg); CPUs busy over 1 s before the runs: $(cpu_busy_pct 1)%"
 } >"$OUT/env.txt"
 cat "$OUT/env.txt"
 
@@ -175,24 +232,32 @@ run_set() {
                 SRV_PID=
             fi
             echo "part=$part cell=$cell server=$s round=$r $line" >>"$TSV"
-            printf '   r%d %-16s %s\n' "$r" "$s" "$(grep -o 'msgs_per_s=[^ ]*\|p99_us=[^ ]*\|errors=[^ ]*\|srv_ns_per_msg=[^ ]*\|srv_cpu_pct=[^ ]*\|gb_per_s=[^ ]*\|srv_s_per_gib=[^ ]*' <<<"$line" | tr '\n' ' ')"
+            printf '   r%d %-16s %s\n' "$r" "$s" "$(grep -o 'msgs_per_s=[^ ]*\|p99_us=[^ ]*\|errors=[^ ]*\|srv_ns_per_msg=[^ ]*\|srv_cpu_pct=[^ ]*\|gb_per_s=[^ ]*\|srv_s_per_gib=[^ ]*\|truncated=[^ ]*' <<<"$line" | tr '\n' ' ')"
         done
     done
 }
 
 # mem_one SERVER N: VmRSS growth per idle connection (memory.sh's method).
+# With MEMPART=tlsmem: the server gets SRV_ARGS before its port, loadgen
+# idle gets LG_EXTRA (--tls …: each connection handshakes and echoes once),
+# and the reading waits for loadgen's "established=" (all handshakes done).
 mem_one() {
-    local s=$1 n=$2 port=9120 rss0 fd0 rss1 fd1 i lg line per
+    local s=$1 n=$2 port=9120 rss0 fd0 rss1 fd1 i lg line per part=${MEMPART:-memory} lgerr=$RAW/idle.err
     have "$s" || return 0
-    echo "-- $(date -u +%H:%M:%S) memory $s: $n idle connections"
-    start_server "$BIN/$s $port" "$SERVER_CPU" "$RAW/$s.log" || return 0
+    echo "-- $(date -u +%H:%M:%S) $part $s: $n idle connections"
+    start_server "$BIN/$s ${SRV_ARGS:-}${SRV_ARGS:+ }$port" "$SERVER_CPU" "$RAW/$s.log" || return 0
     sleep 0.5 # interpreters finish importing
     rss0=$(vmrss_kb "$SRV_PID")
     fd0=$(nfds "$SRV_PID")
-    taskset -c "$LOADGEN_CPU" "$LOADGEN" idle "127.0.0.1:$port" -c "$n" -d 4 >"$RAW/idle.out" 2>>"$LG_ERR" &
+    : >"$lgerr"
+    # shellcheck disable=SC2086
+    taskset -c "$LOADGEN_CPU" "$LOADGEN" idle "127.0.0.1:$port" -c "$n" -d 4 ${LG_EXTRA:-} >"$RAW/idle.out" 2>"$lgerr" &
     lg=$!
     for ((i = 0; i < 600; i++)); do
-        [ $(($(nfds "$SRV_PID") - fd0)) -ge "$n" ] && break
+        if [ $(($(nfds "$SRV_PID") - fd0)) -ge "$n" ]; then
+            [ -z "${LG_EXTRA:-}" ] && break
+            grep -q '^established=' "$lgerr" && break
+        fi
         kill -0 "$lg" 2>/dev/null || break
         sleep 0.1
     done
@@ -200,12 +265,13 @@ mem_one() {
     rss1=$(vmrss_kb "$SRV_PID")
     fd1=$(nfds "$SRV_PID")
     wait "$lg" || true
+    cat "$lgerr" >>"$LG_ERR"
     stop_server "$SRV_PID"
     SRV_PID=
     line=$(tail -n 1 "$RAW/idle.out")
     per=0
     [ $((fd1 - fd0)) -gt 0 ] && per=$(((rss1 - rss0) * 1024 / (fd1 - fd0)))
-    line="part=memory server=$s conns=$n accepted=$((fd1 - fd0)) rss_before_kb=$rss0 rss_after_kb=$rss1 bytes_per_conn=$per $(grep -o 'established=[^ ]*\|alive_at_end=[^ ]*' <<<"$line" | tr '\n' ' ')"
+    line="part=$part server=$s conns=$n accepted=$((fd1 - fd0)) rss_before_kb=$rss0 rss_after_kb=$rss1 bytes_per_conn=$per $(grep -o 'established=[^ ]*\|alive_at_end=[^ ]*' <<<"$line" | tr '\n' ' ')"
     echo "   $line"
     echo "$line" >>"$TSV"
 }
@@ -272,6 +338,25 @@ for part in $ONLY; do
         fi
         cat "$sf" >/dev/null # into the page cache: no server reads the disk
         SRV_ARGS=$sf run_set sendfile "f$((SFSIZE >> 20))MiB_x$SFDOWNLOADS" drain "--expect $SFSIZE -c $SFDOWNLOADS" pants-send-file c-sendfile
+        ;;
+    tls)
+        # TLS echo: pants tls_echo against tokio + tokio-rustls (same rustls,
+        # ring provider), loadgen a TLS client; handshakes before the window.
+        for cfg in $TLS_CONFIGS; do
+            IFS=: read -r c s p <<<"$cfg"
+            SRV_ARGS="$TLS_CERT $TLS_KEY" run_set tls "$(cell_of "$cfg")" echo "-c $c -s $s -p $p $TLS_LG" pants-tls-echo tokio-rustls-echo
+        done
+        ;;
+    handshake)
+        # Full handshakes per second: HSCONNS workers, each repeating connect,
+        # full TLS handshake (no resumption), one 64 B echo, close.
+        SRV_ARGS="$TLS_CERT $TLS_KEY" run_set handshake "c${HSCONNS}_s64" handshake "-c $HSCONNS -s 64 $TLS_LG" pants-tls-echo tokio-rustls-echo
+        ;;
+    tlsmem)
+        # VmRSS growth per idle TLS connection (handshake and one echo done).
+        for s in pants-tls-echo tokio-rustls-echo; do
+            MEMPART=tlsmem SRV_ARGS="$TLS_CERT $TLS_KEY" LG_EXTRA="$TLS_LG -s 64" mem_one "$s" "$TLSMEMCONNS"
+        done
         ;;
     lines)
         run_set lines c64_s64_p16 lines "-c 64 -s 64 -p 16" pants-lines c-epoll-lines tokio-lines pants-py2-lines
