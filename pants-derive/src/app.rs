@@ -86,12 +86,12 @@ pub(crate) fn derive(input: TokenStream) -> TokenStream {
     let (body, on_write) = if ok {
         let arms = members.iter().map(|Member { variant, ty }| {
             quote! {
-                Self::#variant(#channel) => ::pants::__private::dispatch::<#ty>(#channel, #core, #key, #event),
+                Self::#variant(#channel) => <#ty as ::pants::__private::ChannelOf<Self>>::event(#channel, #core, #key, #event),
             }
         });
         let writes = members.iter().map(|Member { variant, ty }| {
             quote! {
-                Self::#variant(_) => <#ty as ::pants::Channel>::__PANTS_ON_WRITE,
+                Self::#variant(_) => <#ty as ::pants::__private::ChannelOf<Self>>::ON_WRITE,
             }
         });
         (

@@ -150,6 +150,7 @@ fn expand(channel: &Channel) -> TokenStream {
     let consts = state_consts(channel);
     let app_ty = app_type(channel);
     let app_impl = app_impl(channel);
+    let channel_of = channel_of_impl(channel, false);
     let uses = uses_and_checks(channel, &cfg_checks(channel));
     let timeouts = timeouts_const(channel);
     quote! {
@@ -196,6 +197,7 @@ fn expand(channel: &Channel) -> TokenStream {
             #(#event_fns)*
         }
 
+        #channel_of
         #app_impl
         #uses
     }
@@ -460,6 +462,43 @@ pub(crate) fn app_type(channel: &Channel) -> TokenStream {
         .app
         .as_ref()
         .map_or_else(|| quote!(Self), |path| quote!(#path))
+}
+
+/// `impl ChannelOf<App> for Self` for `#[channel(app = App)]`: the app the
+/// channel declares, through which `#[derive(App)]` dispatches (see
+/// `__private::ChannelOf`); a channel without `app` belongs to no enum. With
+/// `stub`, bodies that never run, for the fallback.
+pub(crate) fn channel_of_impl(channel: &Channel, stub: bool) -> Option<TokenStream> {
+    let item = &channel.item;
+    let (impl_generics, _, where_clause) = item.generics.split_for_impl();
+    let self_ty = &item.self_ty;
+    let app = channel.app.as_ref()?;
+    let (core, key, event) = crate::app::event_params();
+    let (on_write, body) = if stub {
+        (quote!(false), quote!(::core::unreachable!()))
+    } else {
+        (
+            quote!(<Self as ::pants::Channel>::__PANTS_ON_WRITE),
+            quote!(::pants::__private::dispatch::<Self>(self, #core, #key, #event)),
+        )
+    };
+    Some(quote! {
+        #[automatically_derived]
+        impl #impl_generics ::pants::__private::ChannelOf<#app> for #self_ty #where_clause {
+            const ON_WRITE: ::core::primitive::bool = #on_write;
+
+            #[inline]
+            #[allow(unused_variables)]
+            fn event(
+                &mut self,
+                #core: &mut ::pants::__private::Core<#app>,
+                #key: ::core::primitive::usize,
+                #event: ::pants::__private::Event<'_>,
+            ) -> ::core::primitive::usize {
+                #body
+            }
+        }
+    })
 }
 
 /// `impl App for Self` when the channel is its engine's only type.

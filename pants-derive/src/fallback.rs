@@ -19,6 +19,7 @@ pub(crate) fn channel(channel: &Channel, errors: Vec<syn::Error>) -> TokenStream
     let consts = expand::state_consts(channel);
     let app_ty = expand::app_type(channel);
     let app_impl = expand::app_impl(channel);
+    let channel_of = expand::channel_of_impl(channel, true);
     let uses = expand::helper_uses(channel);
     quote! {
         #item
@@ -44,6 +45,7 @@ pub(crate) fn channel(channel: &Channel, errors: Vec<syn::Error>) -> TokenStream
             }
         }
 
+        #channel_of
         #app_impl
         #uses
     }

@@ -10,6 +10,7 @@ use crate::attr::{Framing, Kind, Mode, ReadAttr};
 pub(crate) fn validate(channel: &Channel, errors: &mut Vec<syn::Error>) {
     for handler in &channel.handlers {
         check_signature(handler, errors);
+        check_return(handler, errors);
         if let Some(read) = &handler.read {
             check_read_state(read, errors);
             check_typed_frame(handler, read, errors);
@@ -81,6 +82,24 @@ fn check_signature(handler: &Handler, errors: &mut Vec<syn::Error>) {
     } else {
         syn::Error::new_spanned(at, message)
     });
+}
+
+/// A handler returns nothing: the engine calls it for its effects.
+fn check_return(handler: &Handler, errors: &mut Vec<syn::Error>) {
+    let syn::ReturnType::Type(arrow, ty) = &handler.sig.output else {
+        return;
+    };
+    if matches!(&**ty, syn::Type::Tuple(t) if t.elems.is_empty()) {
+        return;
+    }
+    let shown = type_text(ty);
+    errors.push(syn::Error::new_spanned(
+        quote::quote!(#arrow #ty),
+        format!(
+            "a #[{}] handler returns nothing: the engine has no use for a `{shown}`; remove `-> {shown}` and deal with the outcome in the handler (e.g. `s.close()` on an error)",
+            handler.kind.name()
+        ),
+    ));
 }
 
 /// The parameters from the `skip`th on, to span an error at them.

@@ -201,3 +201,20 @@ pub trait NotPackedField<T> {
 }
 
 impl<T> NotPackedField<T> for PackedField<T> {}
+
+/// A channel type held by the app `A`: what `#[channel(app = A)]` declares
+/// (a plain `#[channel]` declares `A = Self`). `#[derive(App)]` reaches each
+/// variant's handlers through it, so a variant whose `#[channel]` names
+/// another app (or that is no channel) is one error in these words.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a channel type of `{A}`",
+    label = "not a channel type marked `#[channel(app = {A})]`",
+    note = "each variant of an enum with #[derive(App)] holds a channel type whose impl is marked `#[channel(app = {A})]`"
+)]
+pub trait ChannelOf<A> {
+    /// Whether the channel handles `on_write`.
+    const ON_WRITE: bool;
+
+    /// Runs one event on the channel.
+    fn event(&mut self, core: &mut Core<A>, key: usize, event: Event<'_>) -> usize;
+}

@@ -25,6 +25,11 @@ use crate::proto::read::Rule;
 /// Each `#[on_read]` method is a read state; [`Channel::__pants_rule`] tells
 /// the engine how to frame input in a state and [`Channel::__pants_frame`]
 /// calls the state's method with one frame.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a channel: it has no #[channel] impl",
+    label = "not a channel",
+    note = "a channel type has one impl block marked #[channel] that holds its handlers: `#[channel] impl {Self} {{ ... }}`"
+)]
 pub trait Channel: Sized + 'static {
     /// The engine's channel type: `Self` for an engine that runs one
     /// protocol, or an enum made with `#[derive(App)]`.
@@ -176,6 +181,11 @@ pub enum Event<'a> {
 /// protocol); `#[derive(App)]` implements it for an enum whose variants each
 /// hold one channel type (a proxy's front and back), dispatching with a
 /// `match`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an app an engine can run",
+    label = "not an app",
+    note = "an engine runs one #[channel] type, or an enum of them with #[derive(pants::App)] whose channel types are each marked `#[channel(app = ThatEnum)]`"
+)]
 pub trait App: Sized + 'static {
     #[doc(hidden)]
     fn __pants_event(&mut self, core: &mut Core<Self>, key: usize, event: Event<'_>) -> usize;
@@ -188,6 +198,12 @@ pub trait App: Sized + 'static {
 }
 
 /// `A` can hold a `C` (an [`App`] enum variant, or `C` itself).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no place for the channel type `{C}`",
+    label = "`{C}` is not part of `{Self}`",
+    note = "if `{Self}` is an enum with #[derive(App)], add a variant holding `{C}`, e.g. `{C}({C})`",
+    note = "an engine of one #[channel] type runs that type only; to run several, make an enum of them with #[derive(App)] and mark each `#[channel(app = ThatEnum)]`"
+)]
 pub trait Member<C>: From<C> {
     /// The `C` inside, if this value holds one.
     fn member_mut(&mut self) -> Option<&mut C>;
