@@ -54,7 +54,7 @@ pub enum Endian {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a packed (fixed-size) frame type",
     label = "not a typed frame",
-    note = "a typed frame is an integer, a float, an array such as `[u8; 4]`, a tuple of those, or a struct with `#[derive(pants::Packed)]`",
+    note = "a typed frame is a fixed-size integer (`u8` to `u128`, `i8` to `i128`; not `usize` or `isize`, whose size depends on the platform), a float, an array such as `[u8; 4]`, a tuple of those, or a struct with `#[derive(pants::Packed)]`",
     note = "for the raw bytes of a frame, take `frame: &[u8]`"
 )]
 pub trait Packed: Sized {

@@ -59,11 +59,20 @@ impl<C: Channel> Stream<'_, C> {
                 reason: "TLS is already on, or starting".into(),
             });
         }
-        io.extra().tls = Some(Box::new(start));
         if io.life.has(Lifecycle::CONNECTING) {
             // Starts when the connect finishes, before `on_connect`.
+            io.extra().tls = Some(Box::new(start));
             return Ok(());
         }
+        // The transport turns TLS now, so what is written from here on is
+        // encrypted and what was queued before goes out first in
+        // plaintext; reading stops after this frame, and the handshake
+        // starts (with the input that followed) once the handler returns.
+        let plain = io.wq.len() as u64;
+        crate::engine::install_tls(io, &start, plain).map_err(|e| Error::Tls {
+            context: format!("stream {}", io.remote),
+            reason: e.to_string(),
+        })?;
         io.life.set(Lifecycle::UPGRADING);
         let generation = io.generation;
         self.core_mut().upgrades.push((key, generation));

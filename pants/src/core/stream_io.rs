@@ -69,6 +69,20 @@ impl StreamIo {
         }
     }
 
+    /// Records why the stream closes, where a graceful close that cannot
+    /// deliver its queue (a reset, a write timeout, a file cut short)
+    /// reports that failure rather than the close.
+    pub(crate) fn set_failure(&mut self, reason: CloseReason) {
+        let lost = !self.wq.is_empty()
+            && !reason.is_orderly()
+            && self.reason().is_some_and(CloseReason::is_orderly);
+        if lost {
+            self.extra().reason = Some(reason);
+        } else {
+            self.set_reason(reason);
+        }
+    }
+
     pub(crate) fn reason(&self) -> Option<&CloseReason> {
         self.extra.as_ref()?.reason.as_ref()
     }
@@ -160,16 +174,7 @@ impl<A> Core<A> {
             return;
         }
         io.life.set(Lifecycle::CLOSING);
-        // A graceful close that cannot deliver its queue (a reset, a write
-        // timeout, a file cut short) reports that failure, not the close.
-        let lost = !io.wq.is_empty()
-            && !reason.is_orderly()
-            && io.reason().is_some_and(CloseReason::is_orderly);
-        if lost {
-            io.extra().reason = Some(reason);
-        } else {
-            io.set_reason(reason);
-        }
+        io.set_failure(reason);
         io.wq.clear();
         self.schedule_close(key);
     }

@@ -276,7 +276,8 @@ impl<A: App> Engine<A> {
     /// Writes a stream's queue, then applies what the new queue length
     /// means: writability changes, paused reading, `on_write`, a pending close.
     pub(super) fn flush_stream(&mut self, key: usize) {
-        let had_queue = self.core.queued(key) > 0;
+        let had_queue = self.core.queued(key) > 0
+            || self.core.stream(key).is_some_and(|io| io.sock.holds_data());
         match self.core.flush(key) {
             Ok(drained) => self.after_flush(key, had_queue, drained),
             Err(e) => {

@@ -25,6 +25,8 @@ mod settle;
 mod shutdown;
 mod timers;
 mod tls;
+
+pub(crate) use tls::install_tls;
 mod turn;
 
 use std::sync::atomic::AtomicBool;

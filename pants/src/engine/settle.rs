@@ -79,7 +79,13 @@ impl<A: App> Engine<A> {
                 match self.core.flush(key) {
                     Ok(false) => return,
                     Ok(true) => {}
-                    Err(e) => log::debug!("stream #{key}: write failed while closing: {e}"),
+                    Err(e) => {
+                        log::debug!("stream #{key}: write failed while closing: {e}");
+                        if let Some(io) = self.core.stream_mut(key) {
+                            io.set_failure(CloseReason::from_io(e));
+                            io.wq.clear();
+                        }
+                    }
                 }
                 // Drained: close_notify may still be due.
                 let notify = self

@@ -95,37 +95,45 @@ impl<A: App> Engine<A> {
         Ok(id)
     }
 
-    /// Puts TLS over a connected stream; `announce` delays `on_connect`
-    /// until the handshake is done (a stream TLS from the start).
+    /// Puts TLS over a connected stream and starts the handshake;
+    /// `announce` delays `on_connect` until it is done (a stream TLS from
+    /// the start: everything it queued while connecting is encrypted).
     pub(super) fn begin_tls(&mut self, key: usize, start: &TlsStart, announce: bool) {
-        let conn = match start.connection() {
-            Ok(conn) => conn,
-            Err(e) => {
-                let e = io::Error::other(e);
-                return self.handshake_failed(key, e, None);
-            }
-        };
+        let installed = self
+            .core
+            .stream_mut(key)
+            .ok_or_else(|| io::Error::from(io::ErrorKind::NotConnected))
+            .and_then(|io| install_tls(io, start, 0));
+        if let Err(e) = installed {
+            return self.handshake_failed(key, e, None);
+        }
+        if let Some(tls) = self.core.stream_mut(key).and_then(|io| io.sock.tls_mut()) {
+            tls.connect_pending = announce;
+        }
+        self.arm_handshake(key);
+    }
+
+    /// The handshake of a stream whose transport is now TLS: input already
+    /// read after the upgrade point goes to rustls, the handshake timeout
+    /// starts, and reading resumes.
+    fn arm_handshake(&mut self, key: usize) {
         let now = self.core.now;
         let Some(io) = self.core.stream_mut(key) else {
             return;
         };
         io.life.clear(Lifecycle::UPGRADING);
-        // Input read after the upgrade point belongs to TLS; so does all
-        // output of a stream that is TLS from the start (written while it
-        // connected), and all but what STARTTLS found queued.
         let early = std::mem::take(&mut io.rbuf);
-        let plain = if announce { 0 } else { io.wq.len() as u64 };
-        if let Err(e) = io.sock.start_tls(conn, plain, &early) {
+        let Some(tls) = io.sock.tls_mut() else {
+            return;
+        };
+        let timeout = tls.handshake_timeout;
+        if let Err(e) = tls.feed(&early) {
             return self.handshake_failed(key, e, None);
-        }
-        if let Some(tls) = io.sock.tls_mut() {
-            tls.connect_pending = announce;
         }
         io.life.set(Lifecycle::HANDSHAKING);
         let declared = io.deadlines().and_then(|d| d.timeouts().handshake);
-        let timeout = declared.unwrap_or_else(|| start.handshake_timeout());
         self.core
-            .set_timeout(key, Timeout::Handshake, Some(timeout));
+            .set_timeout(key, Timeout::Handshake, Some(declared.unwrap_or(timeout)));
         if let Some(d) = self.core.stream_mut(key).and_then(|io| io.deadlines()) {
             d.handshake_started(now);
         }
@@ -196,19 +204,17 @@ impl<A: App> Engine<A> {
         self.core.close_now(key, reason);
     }
 
-    /// STARTTLS upgrades asked by handlers that have now returned.
+    /// STARTTLS upgrades asked by handlers that have now returned: their
+    /// transport is already TLS (since the call); the handshake starts.
     pub(super) fn apply_upgrades(&mut self) {
         for (key, generation) in std::mem::take(&mut self.core.upgrades) {
-            if !self.core.is_live(key, generation) {
-                continue;
-            }
-            let start = self
-                .core
-                .stream_mut(key)
-                .filter(|io| io.life.has(Lifecycle::UPGRADING) && io.life.is_open())
-                .and_then(|io| io.extra.as_mut()?.tls.take());
-            if let Some(start) = start {
-                self.begin_tls(key, &start, false);
+            let upgrading = self.core.is_live(key, generation)
+                && self
+                    .core
+                    .stream(key)
+                    .is_some_and(|io| io.life.has(Lifecycle::UPGRADING) && io.life.is_open());
+            if upgrading {
+                self.arm_handshake(key);
             }
         }
     }
@@ -233,6 +239,21 @@ impl<A: App> Engine<A> {
     pub(super) fn accepted_tls(&mut self, key: usize, tls: ServerTls) {
         self.begin_tls(key, &TlsStart::Server(tls), true);
     }
+}
+
+/// Swaps a stream's plain socket for TLS; `plain` bytes of its queue go
+/// out before the first record.
+pub(crate) fn install_tls(
+    io: &mut crate::core::StreamIo,
+    start: &TlsStart,
+    plain: u64,
+) -> io::Result<()> {
+    let conn = start.connection().map_err(io::Error::other)?;
+    io.sock.start_tls(conn, plain)?;
+    if let Some(tls) = io.sock.tls_mut() {
+        tls.handshake_timeout = start.handshake_timeout();
+    }
+    Ok(())
 }
 
 /// The name a TLS client verifies: the configured one, else the host part

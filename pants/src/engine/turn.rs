@@ -173,7 +173,7 @@ impl<A: App> Engine<A> {
             // A channel closed earlier in this batch (its key may be reused): ignore.
             return;
         }
-        match self.core.slots.get(key) {
+        let owes = match self.core.slots.get(key) {
             Some(Slot::Server(_)) => {
                 self.accept(key);
                 return;
@@ -188,8 +188,23 @@ impl<A: App> Engine<A> {
                 self.settle();
                 return;
             }
-            _ => {}
-        }
+            // A writable edge matters to a stream that owes something: a
+            // queue, TLS records, a pending close or half-close, or a
+            // paused state that waits for the queue to drain. (Edges come
+            // writable with every readable one; most owe nothing.)
+            Some(Slot::Stream(io)) => {
+                !io.wq.is_empty()
+                    || io.sock.wants_write()
+                    || io.life.has(
+                        Lifecycle::CONNECTING
+                            | Lifecycle::CLOSING
+                            | Lifecycle::SHUT_PENDING
+                            | Lifecycle::UNWRITABLE
+                            | Lifecycle::REPLY_PAUSED,
+                    )
+            }
+            None => return,
+        };
         let connecting = self
             .core
             .stream(key)
@@ -198,7 +213,7 @@ impl<A: App> Engine<A> {
             self.settle();
             return;
         }
-        if event.is_writable() || event.is_error() {
+        if (event.is_writable() && owes) || event.is_error() {
             self.flush_stream(key);
         }
         if event.is_readable() || event.is_read_closed() || event.is_error() {

@@ -61,6 +61,11 @@ pub(crate) struct Tls {
     failed: bool,
     /// `on_connect` waits for the handshake (a stream TLS from the start).
     pub(crate) connect_pending: bool,
+    /// Plaintext the application wrote sits in records not yet sent (so
+    /// `on_write` is still owed when they go).
+    pub(crate) data_in_flight: bool,
+    /// How long the handshake may take.
+    pub(crate) handshake_timeout: std::time::Duration,
 }
 
 impl std::fmt::Debug for Tls {
@@ -98,14 +103,10 @@ impl Write for Sock<'_> {
 impl Tls {
     /// A session over `sock`. `plain` bytes of the write queue go out
     /// before it; `early` is input already received that belongs to it.
-    /// On failure the socket comes back with the error.
-    pub(crate) fn new(
-        sock: Transport,
-        conn: Connection,
-        plain: u64,
-        early: &[u8],
-    ) -> Result<Self, (Transport, io::Error)> {
-        let mut tls = Self {
+    /// A session over `sock`; `plain` bytes of the write queue go out
+    /// before it.
+    pub(crate) fn new(sock: Transport, conn: Connection, plain: u64) -> Self {
+        Self {
             sock,
             conn,
             plain,
@@ -113,15 +114,19 @@ impl Tls {
             notified: false,
             failed: false,
             connect_pending: false,
-        };
-        let mut rest = early;
-        while !rest.is_empty() {
-            let fed = tls.conn.read_tls(&mut rest).and_then(|_| tls.process());
-            if let Err(e) = fed {
-                return Err((tls.sock, e));
-            }
+            data_in_flight: false,
+            handshake_timeout: crate::tls::DEFAULT_HANDSHAKE_TIMEOUT,
         }
-        Ok(tls)
+    }
+
+    /// Input already read from the socket that belongs to the session
+    /// (what followed STARTTLS in the same read).
+    pub(crate) fn feed(&mut self, mut early: &[u8]) -> io::Result<()> {
+        while !early.is_empty() {
+            self.conn.read_tls(&mut early)?;
+            self.process()?;
+        }
+        Ok(())
     }
 
     fn process(&mut self) -> io::Result<()> {
@@ -172,6 +177,7 @@ impl Tls {
                 Err(e) => return Err(e),
             }
         }
+        self.data_in_flight = false;
         Ok(true)
     }
 
@@ -227,6 +233,7 @@ impl Tls {
             if n == 0 {
                 return Err(io::ErrorKind::WouldBlock.into());
             }
+            tls.data_in_flight = true;
             // What was just encrypted goes out now if the socket takes it;
             // if not, it waits in rustls (at most one chunk).
             tls.send_records()?;

@@ -68,30 +68,22 @@ impl Transport {
     }
 
     /// Puts TLS over this plain socket: `plain` bytes of the write queue
-    /// go out before it, `early` is input already read that belongs to it.
-    pub(crate) fn start_tls(
-        &mut self,
-        conn: rustls::Connection,
-        plain: u64,
-        early: &[u8],
-    ) -> io::Result<()> {
+    /// go out before it.
+    pub(crate) fn start_tls(&mut self, conn: rustls::Connection, plain: u64) -> io::Result<()> {
         if matches!(self, Self::Tls(_) | Self::None) {
             return Err(io::Error::other(
                 "the stream is already TLS, or has no socket",
             ));
         }
         let sock = std::mem::replace(self, Self::None);
-        let tls = Tls::new(sock, conn, plain, early);
-        match tls {
-            Ok(tls) => {
-                *self = Self::Tls(Box::new(tls));
-                Ok(())
-            }
-            Err((sock, e)) => {
-                *self = sock;
-                Err(e)
-            }
-        }
+        *self = Self::Tls(Box::new(Tls::new(sock, conn, plain)));
+        Ok(())
+    }
+
+    /// Whether plaintext the application wrote waits inside the transport
+    /// (TLS records not yet taken by the socket).
+    pub(crate) fn holds_data(&self) -> bool {
+        matches!(self, Self::Tls(tls) if tls.data_in_flight)
     }
 
     /// Queues TLS `close_notify` (once); `true` if there is now a record to
