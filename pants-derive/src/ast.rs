@@ -126,6 +126,10 @@ impl Channel {
                     &mac.mac.path,
                     "a macro inside a #[channel] impl hides its methods from #[channel]; move the macro to a separate impl block",
                 )),
+                ImplItem::Const(syn::ImplItemConst { attrs, .. })
+                | ImplItem::Type(syn::ImplItemType { attrs, .. }) => {
+                    not_on_methods(attrs, errors);
+                }
                 _ => {}
             }
         }
@@ -167,7 +171,7 @@ fn parse_args(args: TokenStream, errors: &mut Vec<syn::Error>) -> (Option<Path>,
     use proc_macro2::TokenTree;
     let mut app: Option<Path> = None;
     let mut timeouts: Vec<TimeoutArg> = Vec::new();
-    for entry in split_commas(args) {
+    for entry in attr::split_commas(args) {
         let Some(first) = entry.first() else {
             continue;
         };
@@ -260,18 +264,6 @@ fn parse_args(args: TokenStream, errors: &mut Vec<syn::Error>) -> (Option<Path>,
     (app, timeouts)
 }
 
-/// The tokens of each comma-separated entry.
-fn split_commas(args: TokenStream) -> Vec<Vec<proc_macro2::TokenTree>> {
-    let mut entries = vec![Vec::new()];
-    for tree in args {
-        match &tree {
-            proc_macro2::TokenTree::Punct(p) if p.as_char() == ',' => entries.push(Vec::new()),
-            _ => entries.last_mut().expect("one entry at least").push(tree),
-        }
-    }
-    entries
-}
-
 /// The enum named by `app = ...`. A string (`app = "Proxy"`) or another
 /// mistake is reported, and the enum still made out when it can be.
 fn app_path(value: TokenStream, errors: &mut Vec<syn::Error>) -> Option<Path> {
@@ -320,6 +312,25 @@ fn parse_duration(text: &str) -> Option<u64> {
         _ => return None,
     };
     n.checked_mul(scale).filter(|&ms| ms > 0)
+}
+
+/// Handler attributes on an associated constant or type: reported and
+/// removed (they would otherwise expand on their own, and say the impl has
+/// no #[channel]).
+fn not_on_methods(attrs: &mut Vec<Attribute>, errors: &mut Vec<syn::Error>) {
+    attrs.retain(|attr| {
+        let Some(kind) = Kind::of(attr) else {
+            return true;
+        };
+        errors.push(syn::Error::new_spanned(
+            attr,
+            format!(
+                "#[{}] goes on a method (a handler), not on an associated constant or type",
+                kind.name()
+            ),
+        ));
+        false
+    });
 }
 
 /// Whether a receiver's type is `&mut Self`: `&mut self`, `&'a mut self`,

@@ -1,6 +1,6 @@
 //! Parsing of the method attributes: `#[on_read(...)]` and the bare event markers.
 
-use proc_macro2::Span;
+use proc_macro2::{Span, TokenStream, TokenTree};
 use syn::meta::ParseNestedMeta;
 use syn::{Attribute, Expr, Lit, LitInt, LitStr};
 
@@ -44,15 +44,11 @@ impl Kind {
             .map_or("on_read", |(n, _)| n)
     }
 
-    /// Which helper attribute this is, if any (`on_read` or `pants::on_read`).
+    /// Which helper attribute this is, if any: `on_read`, `pants::on_read`,
+    /// or any path that ends in a handler attribute's name
+    /// (`pants::prelude::on_read`).
     pub(crate) fn of(attr: &Attribute) -> Option<Self> {
-        let path = attr.path();
-        let last = path.segments.last()?;
-        let prefixed_ok = path.segments.len() == 1
-            || (path.segments.len() == 2 && path.segments[0].ident == "pants");
-        if !prefixed_ok {
-            return None;
-        }
+        let last = attr.path().segments.last()?;
         Self::ALL
             .iter()
             .find(|(n, _)| last.ident == n)
@@ -69,10 +65,10 @@ pub(crate) struct Count {
 }
 
 impl quote::ToTokens for Count {
-    fn to_tokens(&self, tokens: &mut proc_macro2::TokenStream) {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
         let mut lit = proc_macro2::Literal::u64_unsuffixed(self.value);
         lit.set_span(self.span);
-        tokens.extend([proc_macro2::TokenTree::Literal(lit)]);
+        tokens.extend([TokenTree::Literal(lit)]);
     }
 }
 
@@ -141,7 +137,42 @@ const KEYS: [&str; 7] = [
     "initial",
 ];
 
+/// An example of each `#[on_read]` key, for messages.
+fn example(key: &str) -> &'static str {
+    match key {
+        "delimiter" => "delimiter = \"\\r\\n\"",
+        "bytes" => "bytes = 8",
+        "regex" => "regex = r\"\\s+\"",
+        "prefix" => "prefix = u16",
+        "mode" => "mode = \"match\"",
+        "max" => "max = 4096",
+        _ => "initial",
+    }
+}
+
+/// The tokens of each comma-separated entry of an attribute's arguments.
+pub(crate) fn split_commas(args: TokenStream) -> Vec<Vec<TokenTree>> {
+    let mut entries = vec![Vec::new()];
+    for tree in args {
+        match &tree {
+            TokenTree::Punct(p) if p.as_char() == ',' => entries.push(Vec::new()),
+            _ => entries.last_mut().expect("one entry at least").push(tree),
+        }
+    }
+    entries
+}
+
+/// What the keys seen so far in one `#[on_read(...)]` say.
+#[derive(Default)]
+struct Seen {
+    keys: Vec<String>,
+    framing: Option<String>,
+}
+
 /// Parses `#[on_read]` / `#[on_read(key = value, ...)]`, collecting errors.
+///
+/// Entry by entry, so a mistake in one (a bare value, `initial = true`, a
+/// key without `=`) is one error in these words and the others still count.
 pub(crate) fn parse_on_read(attr: &Attribute, errors: &mut Vec<syn::Error>) -> ReadAttr {
     let mut out = ReadAttr {
         framing: Framing::Any,
@@ -150,86 +181,164 @@ pub(crate) fn parse_on_read(attr: &Attribute, errors: &mut Vec<syn::Error>) -> R
         max: None,
         initial: None,
     };
-    if matches!(attr.meta, syn::Meta::Path(_)) {
-        return out;
-    }
-    let mut seen: Vec<String> = Vec::new();
-    let mut framing_key: Option<String> = None;
-    let result = attr.parse_nested_meta(|meta| {
-        let key = meta.path.get_ident().map(ToString::to_string).unwrap_or_default();
-        if seen.contains(&key) {
-            errors.push(meta.error(format!("duplicate key `{key}`; give it once")));
-            skip_value(&meta)?;
-            return Ok(());
+    let list = match &attr.meta {
+        syn::Meta::Path(_) => return out,
+        syn::Meta::NameValue(nv) => {
+            errors.push(syn::Error::new_spanned(
+                &nv.value,
+                format!("#[on_read] takes `key = value` pairs in parentheses, as in #[on_read(delimiter = \"\\n\")]; the keys are {READ_KEYS}"),
+            ));
+            return out;
         }
-        seen.push(key.clone());
-        match key.as_str() {
-            "delimiter" | "bytes" | "regex" | "prefix" => {
-                if let Some(first) = &framing_key {
-                    errors.push(meta.error(format!(
-                        "`{key}` and `{first}` are two framing kinds; a read state has one (use another #[on_read] method for another state)"
-                    )));
-                    skip_value(&meta)?;
-                    return Ok(());
-                }
-                framing_key = Some(key.clone());
-                out.framing_span = meta.path.get_ident().map_or_else(Span::call_site, syn::Ident::span);
-                out.framing = parse_framing(&key, &meta, errors)?;
-            }
-            "mode" => {
-                let value = match meta.value()?.parse::<Lit>()? {
-                    Lit::Str(value) => value,
-                    lit if rejected_by_lexer(&lit) => {
-                        errors.push(already_reported(lit.span()));
-                        return Ok(());
-                    }
-                    lit => {
-                        errors.push(syn::Error::new(lit.span(), "expected `mode = \"search\"` or `mode = \"match\"`"));
-                        return Ok(());
-                    }
-                };
-                match value.value().as_str() {
-                    "search" => out.mode = Some((Mode::Search, value.span())),
-                    "match" => out.mode = Some((Mode::Match, value.span())),
-                    other => errors.push(syn::Error::new(
-                        value.span(),
-                        format!("unknown regex mode `{other}`; expected `mode = \"search\"` or `mode = \"match\"`"),
-                    )),
-                }
-            }
-            "max" => {
-                let value: Expr = meta.value()?.parse()?;
-                let Expr::Lit(syn::ExprLit { lit: Lit::Int(lit), .. }) = &value else {
-                    errors.push(syn::Error::new_spanned(
-                        &value,
-                        "`max` takes an integer literal, as in `max = 4096` or `max = 64_000`: #[on_read] checks it against the state's frame size when it expands, before constants and arithmetic have values",
-                    ));
-                    return Ok(());
-                };
-                match parse_count(lit, "max") {
-                    Ok(max) if max.value == 0 => errors.push(syn::Error::new(
-                        max.span,
-                        "`max = 0` leaves no room for a frame; give a byte count > 0",
-                    )),
-                    Ok(max) => out.max = Some(max),
-                    Err(e) => errors.push(e),
-                }
-            }
-            "initial" => out.initial = Some(meta.path.get_ident().map_or_else(Span::call_site, syn::Ident::span)),
-            _ => {
-                let hint = closest(&key, &KEYS)
-                    .map(|k| format!("did you mean `{k}`? "))
-                    .unwrap_or_default();
-                errors.push(meta.error(format!("unknown key `{key}` in #[on_read]; {hint}expected one of {READ_KEYS}")));
-                skip_value(&meta)?;
-            }
+        syn::Meta::List(list) => list,
+    };
+    let mut seen = Seen::default();
+    for entry in split_commas(list.tokens.clone()) {
+        let Some(first) = entry.first() else {
+            continue;
+        };
+        if !matches!(first, TokenTree::Ident(_)) {
+            errors.push(bare_value_error(first));
+            continue;
         }
-        Ok(())
-    });
-    if let Err(e) = result {
-        errors.push(e);
+        let tokens: TokenStream = entry.into_iter().collect();
+        let parser = syn::meta::parser(|meta| parse_key(&meta, &mut out, &mut seen, errors));
+        if let Err(e) = syn::parse::Parser::parse2(parser, tokens) {
+            errors.push(e);
+        }
     }
     out
+}
+
+/// `#[on_read("\r\n")]`: a value where a key should be.
+fn bare_value_error(first: &TokenTree) -> syn::Error {
+    let text = first.to_string();
+    let hint = match first {
+        TokenTree::Literal(_) if text.starts_with(['"', 'r', 'b']) => {
+            format!("for a delimiter write `delimiter = {text}` (or `regex = {text}`); ")
+        }
+        TokenTree::Literal(_) if text.starts_with(|c: char| c.is_ascii_digit()) => {
+            format!("for frames of {text} bytes write `bytes = {text}`; ")
+        }
+        _ => String::new(),
+    };
+    syn::Error::new(
+        first.span(),
+        format!(
+            "#[on_read] takes `key = value` pairs, not a bare value; {hint}the keys are {READ_KEYS}"
+        ),
+    )
+}
+
+/// One `key = value` (or `initial`) of `#[on_read(...)]`.
+fn parse_key(
+    meta: &ParseNestedMeta<'_>,
+    out: &mut ReadAttr,
+    seen: &mut Seen,
+    errors: &mut Vec<syn::Error>,
+) -> syn::Result<()> {
+    let key = meta
+        .path
+        .get_ident()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    let key_span = meta
+        .path
+        .get_ident()
+        .map_or_else(Span::call_site, syn::Ident::span);
+    if !KEYS.contains(&key.as_str()) {
+        let hint = closest(&key, &KEYS)
+            .map(|k| format!("did you mean `{k}`? "))
+            .unwrap_or_default();
+        errors.push(meta.error(format!(
+            "unknown key `{key}` in #[on_read]; {hint}expected one of {READ_KEYS}"
+        )));
+        return skip_rest(meta);
+    }
+    if seen.keys.contains(&key) {
+        errors.push(meta.error(format!("duplicate key `{key}`; give it once")));
+        return skip_rest(meta);
+    }
+    seen.keys.push(key.clone());
+    if key == "initial" {
+        if !meta.input.is_empty() {
+            errors.push(syn::Error::new(
+                key_span,
+                "`initial` is a flag: write `initial` alone, not `initial = ...` (and leave it out of the states that are not initial)",
+            ));
+            return skip_rest(meta);
+        }
+        out.initial = Some(key_span);
+        return Ok(());
+    }
+    if !meta.input.peek(syn::Token![=]) {
+        let message = if meta.input.peek(syn::token::Paren) {
+            format!("write `{}`, with `=`", example(&key))
+        } else {
+            format!("`{key}` takes a value, as in `{}`", example(&key))
+        };
+        errors.push(syn::Error::new(key_span, message));
+        return skip_rest(meta);
+    }
+    match key.as_str() {
+        "delimiter" | "bytes" | "regex" | "prefix" => {
+            if let Some(first) = &seen.framing {
+                errors.push(meta.error(format!(
+                    "`{key}` and `{first}` are two framing kinds; a read state has one (use another #[on_read] method for another state)"
+                )));
+                return skip_rest(meta);
+            }
+            seen.framing = Some(key.clone());
+            out.framing_span = key_span;
+            out.framing = parse_framing(&key, meta, errors)?;
+        }
+        "mode" => {
+            let value = match meta.value()?.parse::<Lit>()? {
+                Lit::Str(value) => value,
+                lit if rejected_by_lexer(&lit) => {
+                    errors.push(already_reported(lit.span()));
+                    return Ok(());
+                }
+                lit => {
+                    errors.push(syn::Error::new(
+                        lit.span(),
+                        "expected `mode = \"search\"` or `mode = \"match\"`",
+                    ));
+                    return Ok(());
+                }
+            };
+            match value.value().as_str() {
+                "search" => out.mode = Some((Mode::Search, value.span())),
+                "match" => out.mode = Some((Mode::Match, value.span())),
+                other => errors.push(syn::Error::new(
+                    value.span(),
+                    format!("unknown regex mode `{other}`; expected `mode = \"search\"` or `mode = \"match\"`"),
+                )),
+            }
+        }
+        _ => {
+            let value: Expr = meta.value()?.parse()?;
+            let Expr::Lit(syn::ExprLit {
+                lit: Lit::Int(lit), ..
+            }) = &value
+            else {
+                errors.push(syn::Error::new_spanned(
+                    &value,
+                    "`max` takes an integer literal, as in `max = 4096` or `max = 64_000`: #[on_read] checks it against the state's frame size when it expands, before constants and arithmetic have values",
+                ));
+                return Ok(());
+            };
+            match parse_count(lit, "max") {
+                Ok(max) if max.value == 0 => errors.push(syn::Error::new(
+                    max.span,
+                    "`max = 0` leaves no room for a frame; give a byte count > 0",
+                )),
+                Ok(max) => out.max = Some(max),
+                Err(e) => errors.push(e),
+            }
+        }
+    }
+    Ok(())
 }
 
 fn parse_framing(
@@ -323,10 +432,9 @@ fn parse_prefix(expr: &Expr) -> syn::Result<Framing> {
     })
 }
 
-fn skip_value(meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
-    if meta.input.peek(syn::Token![=]) {
-        let _: Expr = meta.value()?.parse()?;
-    }
+/// Skips what is left of an entry (each entry is parsed on its own).
+fn skip_rest(meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
+    let _: TokenStream = meta.input.parse()?;
     Ok(())
 }
 
@@ -352,7 +460,7 @@ pub(crate) fn already_reported(span: Span) -> syn::Error {
 }
 
 /// The errors as `compile_error!`s, less the ones already reported.
-pub(crate) fn to_compile_errors(errors: Vec<syn::Error>) -> proc_macro2::TokenStream {
+pub(crate) fn to_compile_errors(errors: Vec<syn::Error>) -> TokenStream {
     errors
         .into_iter()
         .filter(|e| e.to_string() != ALREADY_REPORTED)

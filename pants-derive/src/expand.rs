@@ -546,10 +546,13 @@ fn uses_and_checks(channel: &Channel, checks: &[TokenStream]) -> TokenStream {
     if channel.handlers.is_empty() {
         return TokenStream::new();
     }
+    // Each helper attribute, on a marker item the helper expands to nothing:
+    // an attribute not in scope is "cannot find attribute `on_read`", with
+    // the import suggested, and an import that is counts as used.
     let uses = channel.handlers.iter().map(|h| {
         let path = h.attr.path();
-        let span = Span::call_site().located_at(path.segments[0].ident.span());
-        quote_spanned!(span=> use #path as _;)
+        let marker = Ident::new(fallback::HELPER_CHECK, Span::mixed_site());
+        quote!(const _: () = { #[#path] struct #marker; };)
     });
     quote! {
         const _: () = {

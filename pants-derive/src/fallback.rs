@@ -51,12 +51,65 @@ pub(crate) fn channel(channel: &Channel, errors: Vec<syn::Error>) -> TokenStream
     }
 }
 
-/// A handler attribute that no `#[channel]` consumed.
+/// The marker struct `#[channel]` puts each helper attribute on, to check
+/// that it is in scope (see `expand::helper_uses`); the helper expands it
+/// to nothing.
+pub(crate) const HELPER_CHECK: &str = "__PantsHelperCheck";
+
+/// A handler attribute that no `#[channel]` consumed: on a method of an
+/// impl without `#[channel]` (or of a second impl of the type), on a free
+/// function, or on another item.
+///
+/// A method is re-emitted as a stub of the same name, receiver and arity
+/// (parameters of any type, body unreachable): its `Stream<Self>` and its
+/// body would otherwise report that the type is not a channel, which the
+/// message already says.
 pub(crate) fn stray(name: &str, _args: TokenStream, input: TokenStream) -> TokenStream {
-    let message = format!(
-        "#[{name}] only works on a method of an impl block marked #[channel]; add #[channel] to the impl block"
-    );
+    if syn::parse2::<syn::ItemStruct>(input.clone()).is_ok_and(|s| s.ident == HELPER_CHECK) {
+        return TokenStream::new();
+    }
+    let parsed = syn::parse2::<syn::ImplItem>(input.clone());
+    let message = match &parsed {
+        Ok(syn::ImplItem::Fn(f))
+            if matches!(f.sig.inputs.first(), Some(syn::FnArg::Receiver(_))) =>
+        {
+            format!(
+                "#[{name}] only works in the impl block marked #[channel], and no #[channel] read this method: add #[channel] to this impl, or, if the type's #[channel] impl is another block, move this method there (a type has one #[channel] impl, which holds all its handlers)"
+            )
+        }
+        Ok(syn::ImplItem::Fn(_)) => format!(
+            "#[{name}] marks a handler: a method taking `&mut self` in the impl block marked #[channel]"
+        ),
+        _ => format!(
+            "#[{name}] goes on a handler: a method taking `&mut self` in the impl block marked #[channel]"
+        ),
+    };
     let mut out = syn::Error::new(proc_macro2::Span::call_site(), message).to_compile_error();
-    out.extend(input);
+    match parsed {
+        Ok(syn::ImplItem::Fn(method)) => out.extend(stub_method(method)),
+        _ => out.extend(input),
+    }
     out
+}
+
+/// The method with its parameters made generic and its body unreachable.
+fn stub_method(mut method: syn::ImplItemFn) -> TokenStream {
+    method.attrs.retain(|a| crate::attr::Kind::of(a).is_none());
+    let mut params = Vec::new();
+    for (i, input) in method.sig.inputs.iter_mut().enumerate() {
+        if let syn::FnArg::Typed(typed) = input {
+            let param =
+                quote::format_ident!("__PantsParam{i}", span = proc_macro2::Span::mixed_site());
+            *typed.pat = syn::parse_quote!(_);
+            *typed.ty = syn::parse_quote!(#param);
+            params.push(param);
+        }
+    }
+    for param in params {
+        method.sig.generics.params.push(syn::parse_quote!(#param));
+    }
+    method.sig.output = syn::ReturnType::Default;
+    method.sig.asyncness = None;
+    method.block = syn::parse_quote!({ ::core::unreachable!() });
+    quote::ToTokens::into_token_stream(method)
 }

@@ -69,7 +69,7 @@ fn packed_impl(
     let where_clause = generics.make_where_clause();
     for field in &fields {
         let ty = &field.ty;
-        if is_platform_sized(ty) {
+        if crate::valid::platform_sized_in(ty).is_some() {
             continue; // reported by `check_fields`
         }
         if mentions_any(ty.to_token_stream(), &params) {
@@ -211,8 +211,8 @@ pub(crate) fn platform_sized_error(ty: &syn::Type) -> syn::Error {
 /// `usize`/`isize` fields.
 fn check_fields(fields: &syn::Fields, errors: &mut Vec<syn::Error>) {
     for field in fields {
-        if is_platform_sized(&field.ty) {
-            errors.push(platform_sized_error(&field.ty));
+        if let Some(platform) = crate::valid::platform_sized_in(&field.ty) {
+            errors.push(platform_sized_error(platform));
         }
     }
     for attr in fields.iter().flat_map(|f| &f.attrs) {

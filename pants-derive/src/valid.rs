@@ -23,9 +23,7 @@ pub(crate) fn validate(channel: &Channel, errors: &mut Vec<syn::Error>) {
 /// A handler takes `&mut self`, the stream, and the event's value if it has one.
 fn check_signature(handler: &Handler, errors: &mut Vec<syn::Error>) {
     let expected = match handler.kind {
-        Kind::Read => {
-            "fn name(&mut self, s: &mut Stream<Self>, frame: &[u8])` (or a typed frame such as `(a, b): (u16, u16)`"
-        }
+        Kind::Read => "fn name(&mut self, s: &mut Stream<Self>, frame: &[u8])",
         Kind::Connect
         | Kind::Write
         | Kind::Close
@@ -73,8 +71,13 @@ fn check_signature(handler: &Handler, errors: &mut Vec<syn::Error>) {
             params(sig, 1 + want_args),
         ),
     };
+    let typed = if handler.kind == Kind::Read {
+        " (or a typed frame, as in `(a, b): (u16, u16)`)"
+    } else {
+        ""
+    };
     let message = format!(
-        "this #[{}] handler {problem}; write `{expected}`",
+        "this #[{}] handler {problem}; write `{expected}`{typed}",
         handler.kind.name()
     );
     errors.push(if at.is_empty() {
@@ -113,7 +116,11 @@ fn check_read_state(read: &ReadAttr, errors: &mut Vec<syn::Error>) {
     match &read.framing {
         Framing::Regex(lit) => {
             let mode = read.mode.map_or(Mode::Search, |(m, _)| m);
-            match regex::bytes::Regex::new(&regex_source(&lit.value(), mode)) {
+            // The user's pattern first, so that an error shows it and not
+            // the anchored form match mode compiles.
+            let compiled = regex::bytes::Regex::new(&lit.value())
+                .and_then(|_| regex::bytes::Regex::new(&regex_source(&lit.value(), mode)));
+            match compiled {
                 Err(e) => errors.push(syn::Error::new(lit.span(), format!("invalid regex: {e}"))),
                 Ok(re) if re.is_match(b"") => errors.push(syn::Error::new(
                     lit.span(),
@@ -154,6 +161,10 @@ fn check_typed_frame(handler: &Handler, read: &ReadAttr, errors: &mut Vec<syn::E
     let Some(ty) = handler.typed_frame() else {
         return;
     };
+    if let Some(platform) = platform_sized_in(ty) {
+        errors.push(crate::packed::platform_sized_error(platform));
+        return;
+    }
     let key = match &read.framing {
         Framing::Any => return,
         Framing::Bytes(..) | Framing::BytesExpr(_) => {
@@ -177,6 +188,17 @@ fn check_typed_frame(handler: &Handler, read: &ReadAttr, errors: &mut Vec<syn::E
             type_text(ty)
         ),
     ));
+}
+
+/// A `usize` or `isize` in a typed frame, alone or inside a tuple or array.
+pub(crate) fn platform_sized_in(ty: &syn::Type) -> Option<&syn::Type> {
+    match ty {
+        syn::Type::Tuple(t) => t.elems.iter().find_map(platform_sized_in),
+        syn::Type::Array(a) => platform_sized_in(&a.elem),
+        syn::Type::Paren(p) => platform_sized_in(&p.elem),
+        syn::Type::Group(g) => platform_sized_in(&g.elem),
+        other => crate::packed::is_platform_sized(other).then_some(other),
+    }
 }
 
 /// A type as the user would write it: `(u16, u16)`, not `(u16 , u16)`.
