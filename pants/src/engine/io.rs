@@ -105,10 +105,11 @@ impl<A: App> Engine<A> {
             if !io.life.reads() {
                 return;
             }
-            let drains = io.sock.short_read_drains();
             let before = io.wq.len();
             let read = io.sock.read(&mut self.scratch);
-            if !drains {
+            let drains = io.sock.short_read_drains();
+            let tls = io.sock.tls().is_some();
+            if tls {
                 // TLS: answer the handshake; `on_handshake` and `on_connect`
                 // run before the plaintext that came with its end.
                 let handshaking = io.life.has(Lifecycle::HANDSHAKING);
@@ -136,7 +137,7 @@ impl<A: App> Engine<A> {
                     self.core.close(key, CloseReason::PeerClosed);
                     return;
                 }
-                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof && !drains => {
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof && tls => {
                     // TLS without close_notify: what came before is
                     // delivered, and the close says it may be cut short.
                     io.life.set(Lifecycle::PEER_EOF);

@@ -66,6 +66,10 @@ pub(crate) struct Tls {
     pub(crate) data_in_flight: bool,
     /// How long the handshake may take.
     pub(crate) handshake_timeout: std::time::Duration,
+    /// The last read stopped at the socket's `WouldBlock`.
+    drained: bool,
+    /// An error met after some plaintext, for the next read.
+    pending: Option<io::Error>,
 }
 
 impl std::fmt::Debug for Tls {
@@ -80,9 +84,15 @@ impl std::fmt::Debug for Tls {
 /// The plain socket as `io::Read`/`io::Write` for rustls.
 struct Sock<'a>(&'a mut Transport);
 
-impl Read for Sock<'_> {
+/// The plain socket as `io::Read`, noting a read shorter than asked: on a
+/// plain socket that proves it drained.
+struct ShortRead<'a>(&'a mut Transport, bool);
+
+impl Read for ShortRead<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.0.read(buf)
+        let n = self.0.read(buf)?;
+        self.1 = n < buf.len();
+        Ok(n)
     }
 }
 
@@ -116,6 +126,8 @@ impl Tls {
             connect_pending: false,
             data_in_flight: false,
             handshake_timeout: crate::tls::DEFAULT_HANDSHAKE_TIMEOUT,
+            drained: false,
+            pending: None,
         }
     }
 
@@ -139,32 +151,78 @@ impl Tls {
         }
     }
 
-    /// Reads plaintext: `Ok(0)` after the peer's `close_notify`, an
-    /// `UnexpectedEof` error when the socket ended without one (after the
-    /// plaintext before it), `WouldBlock` when the socket has no more.
+    /// Reads plaintext into `buf`: as much as the socket has now, across
+    /// records, so one delivery (and one reply) covers what one read of a
+    /// plain socket would. A result shorter than `buf` with
+    /// [`drained`](Self::drained) set means the socket would block.
+    /// `Ok(0)` follows the peer's `close_notify`; an `UnexpectedEof` error
+    /// a socket EOF without one (after the plaintext before it);
+    /// `WouldBlock` when there is nothing. An error after some plaintext is
+    /// returned by the next call.
     pub(crate) fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.drained = false;
+        if let Some(e) = self.pending.take() {
+            return Err(e);
+        }
+        let mut got = 0;
         loop {
-            match self.conn.reader().read(buf) {
-                Ok(n) => return Ok(n),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) => return Err(e),
+            if got == buf.len() {
+                return Ok(got);
             }
-            if self.eof {
+            let failure = match self.conn.reader().read(&mut buf[got..]) {
+                Ok(0) => return Ok(got),
+                Ok(n) => {
+                    got += n;
+                    continue;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
+                Err(e) => Some(e),
+            };
+            let failure = failure.or_else(|| {
                 // rustls has seen the end and still says "no data": the
                 // handshake never finished.
-                return Err(io::ErrorKind::UnexpectedEof.into());
+                self.eof.then(|| io::ErrorKind::UnexpectedEof.into())
+            });
+            // A short read of the socket proved it drained: no read that
+            // would only say `WouldBlock`.
+            let failure = failure.or_else(|| {
+                self.drained
+                    .then(|| io::ErrorKind::WouldBlock.into())
+                    .or_else(|| self.fill().err())
+            });
+            if let Some(e) = failure {
+                if e.kind() == io::ErrorKind::WouldBlock {
+                    self.drained = true;
+                }
+                if got == 0 {
+                    return Err(e);
+                }
+                if e.kind() != io::ErrorKind::WouldBlock {
+                    self.pending = Some(e);
+                }
+                return Ok(got);
             }
-            if self.conn.is_handshaking() && self.conn.wants_write() {
-                // Answer before reading on: the peer waits for it.
-                self.send_records()?;
-            }
-            match self.conn.read_tls(&mut Sock(&mut self.sock)) {
-                Ok(0) => self.eof = true,
-                Ok(_) => {}
-                Err(e) => return Err(e),
-            }
-            self.process()?;
         }
+    }
+
+    /// One read of ciphertext from the socket, processed.
+    fn fill(&mut self) -> io::Result<()> {
+        if self.conn.is_handshaking() && self.conn.wants_write() {
+            // Answer before reading on: the peer waits for it.
+            self.send_records()?;
+        }
+        let mut sock = ShortRead(&mut self.sock, false);
+        if self.conn.read_tls(&mut sock)? == 0 {
+            self.eof = true;
+        }
+        self.drained = sock.1;
+        self.process()
+    }
+
+    /// Whether the last [`read`](Self::read) stopped because the socket
+    /// would block (the next readiness edge brings more).
+    pub(crate) fn drained(&self) -> bool {
+        self.drained
     }
 
     /// Writes the records rustls holds; `Ok(true)` when none is left.

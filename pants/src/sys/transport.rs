@@ -35,10 +35,14 @@ impl Transport {
         }
     }
 
-    /// Whether a read shorter than the buffer proves the socket drained
-    /// (true for a plain socket; a TLS session may hold more plaintext).
+    /// Whether the last read, if shorter than its buffer, proved the socket
+    /// drained (always, for a plain socket; for TLS, when it stopped at the
+    /// socket's `WouldBlock` rather than with plaintext still in rustls).
     pub(crate) fn short_read_drains(&self) -> bool {
-        !matches!(self, Self::Tls(_))
+        match self {
+            Self::Tls(tls) => tls.drained(),
+            _ => true,
+        }
     }
 
     /// Whether protocol records wait to be written (TLS handshake
