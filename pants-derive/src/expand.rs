@@ -52,6 +52,7 @@ pub(crate) fn channel(args: TokenStream, input: TokenStream) -> TokenStream {
     } else {
         item
     };
+    let item = require_static(item, &mut errors);
     let channel = Channel::from_syn(args, item, &mut errors);
     if errors.is_empty() {
         valid::validate(&channel, &mut errors);
@@ -61,6 +62,59 @@ pub(crate) fn channel(args: TokenStream, input: TokenStream) -> TokenStream {
     } else {
         fallback::channel(&channel, errors)
     }
+}
+
+/// `impl<T> Proto<T>`: a channel type is `'static`, so its type parameters
+/// are. One error per parameter without a `'static` bound (an `Any` bound
+/// implies one), then `T: 'static` is added so nothing else reports it.
+fn require_static(mut item: ItemImpl, errors: &mut Vec<syn::Error>) -> ItemImpl {
+    fn is_static(
+        bounds: &syn::punctuated::Punctuated<syn::TypeParamBound, syn::Token![+]>,
+    ) -> bool {
+        bounds.iter().any(|b| match b {
+            syn::TypeParamBound::Lifetime(l) => l.ident == "static",
+            syn::TypeParamBound::Trait(t) => {
+                t.path.segments.last().is_some_and(|s| s.ident == "Any")
+            }
+            _ => false,
+        })
+    }
+    let predicates: Vec<&syn::PredicateType> = item
+        .generics
+        .where_clause
+        .iter()
+        .flat_map(|w| &w.predicates)
+        .filter_map(|p| match p {
+            syn::WherePredicate::Type(t) => Some(t),
+            _ => None,
+        })
+        .collect();
+    let missing: Vec<Ident> = item
+        .generics
+        .type_params()
+        .filter(|p| {
+            !is_static(&p.bounds)
+                && !predicates.iter().any(|w| {
+                    matches!(&w.bounded_ty, syn::Type::Path(t) if t.path.is_ident(&p.ident))
+                        && is_static(&w.bounds)
+                })
+        })
+        .map(|p| p.ident.clone())
+        .collect();
+    if missing.is_empty() {
+        return item;
+    }
+    let where_clause = item.generics.make_where_clause();
+    for ident in missing {
+        errors.push(syn::Error::new_spanned(
+            &ident,
+            format!("a channel type is `'static` (the engine owns its values for as long as their streams live), and so are its type parameters: add `'static` to the bounds of `{ident}`, as in `{ident}: 'static`"),
+        ));
+        where_clause
+            .predicates
+            .push(syn::parse_quote!(#ident: 'static));
+    }
+    item
 }
 
 /// The impl with its lifetime parameters replaced by `'static`.

@@ -12,7 +12,9 @@ use crate::expand;
 
 /// The user's impl (helper attributes removed), every error, and the stubs.
 pub(crate) fn channel(channel: &Channel, errors: Vec<syn::Error>) -> TokenStream {
-    let item = &channel.item;
+    let mut item = channel.item.clone();
+    repair_handlers(&mut item, channel);
+    let item = &item;
     let (impl_generics, _, where_clause) = item.generics.split_for_impl();
     let self_ty = &item.self_ty;
     let errors = crate::attr::to_compile_errors(errors);
@@ -48,6 +50,72 @@ pub(crate) fn channel(channel: &Channel, errors: Vec<syn::Error>) -> TokenStream
         #channel_of
         #app_impl
         #uses
+    }
+}
+
+/// Repairs, in the re-emitted impl, handler signatures that rustc would
+/// report again after the macro's error: an `async` handler's `Stream<Self>`
+/// and `Match` get their elided lifetime (E0726), a bare `Stream` gets
+/// `<Self>` (E0107, whose help names the struct's own parameter).
+fn repair_handlers(item: &mut syn::ItemImpl, channel: &Channel) {
+    for impl_item in &mut item.items {
+        let syn::ImplItem::Fn(method) = impl_item else {
+            continue;
+        };
+        if !channel.handlers.iter().any(|h| h.name == method.sig.ident) {
+            continue;
+        }
+        let is_async = method.sig.asyncness.is_some();
+        for input in &mut method.sig.inputs {
+            if let syn::FnArg::Typed(typed) = input {
+                repair_type(&mut typed.ty, is_async);
+            }
+        }
+    }
+}
+
+fn repair_type(ty: &mut syn::Type, is_async: bool) {
+    match ty {
+        syn::Type::Reference(r) => repair_type(&mut r.elem, is_async),
+        syn::Type::Path(p) => {
+            let Some(last) = p.path.segments.last_mut() else {
+                return;
+            };
+            let name = last.ident.to_string();
+            if name != "Stream" && name != "Match" {
+                return;
+            }
+            if name == "Stream" {
+                match &mut last.arguments {
+                    syn::PathArguments::None => {
+                        last.arguments =
+                            syn::PathArguments::AngleBracketed(syn::parse_quote!(<Self>));
+                    }
+                    syn::PathArguments::AngleBracketed(a)
+                        if !a
+                            .args
+                            .iter()
+                            .any(|g| matches!(g, syn::GenericArgument::Type(_))) =>
+                    {
+                        a.args.push(syn::parse_quote!(Self));
+                    }
+                    _ => {}
+                }
+            }
+            if !is_async {
+                return;
+            }
+            let has_lifetime = matches!(&last.arguments, syn::PathArguments::AngleBracketed(a)
+                if a.args.iter().any(|g| matches!(g, syn::GenericArgument::Lifetime(_))));
+            if has_lifetime {
+                return;
+            }
+            match &mut last.arguments {
+                syn::PathArguments::AngleBracketed(a) => a.args.insert(0, syn::parse_quote!('_)),
+                args => *args = syn::PathArguments::AngleBracketed(syn::parse_quote!(<'_>)),
+            }
+        }
+        _ => {}
     }
 }
 

@@ -9,7 +9,9 @@ use crate::attr::{Framing, Kind, Mode, ReadAttr};
 /// Checks the whole channel; errors are appended.
 pub(crate) fn validate(channel: &Channel, errors: &mut Vec<syn::Error>) {
     for handler in &channel.handlers {
-        check_signature(handler, errors);
+        if check_form(handler, errors) && check_signature(handler, errors) {
+            check_stream_param(handler, errors);
+        }
         check_return(handler, errors);
         if let Some(read) = &handler.read {
             check_read_state(read, errors);
@@ -21,7 +23,7 @@ pub(crate) fn validate(channel: &Channel, errors: &mut Vec<syn::Error>) {
 }
 
 /// A handler takes `&mut self`, the stream, and the event's value if it has one.
-fn check_signature(handler: &Handler, errors: &mut Vec<syn::Error>) {
+fn check_signature(handler: &Handler, errors: &mut Vec<syn::Error>) -> bool {
     let expected = match handler.kind {
         Kind::Read => "fn name(&mut self, s: &mut Stream<Self>, frame: &[u8])",
         Kind::Connect
@@ -61,7 +63,7 @@ fn check_signature(handler: &Handler, errors: &mut Vec<syn::Error>) {
                 .map(ToTokens::to_token_stream)
                 .unwrap_or_default(),
         ),
-        Receiver::MutRef if handler.args == want_args => return,
+        Receiver::MutRef if handler.args == want_args => return true,
         Receiver::MutRef => (
             format!(
                 "takes {} argument(s) after `&mut self`, expected {want_args}",
@@ -85,6 +87,113 @@ fn check_signature(handler: &Handler, errors: &mut Vec<syn::Error>) {
     } else {
         syn::Error::new_spanned(at, message)
     });
+    false
+}
+
+/// Forms a handler cannot take: `async`, `unsafe`, type or const
+/// parameters (`fn data<T>`, `frame: impl AsRef<[u8]>`). Lifetime
+/// parameters are fine. Returns whether the form is fine, so that one
+/// mistake is one error.
+fn check_form(handler: &Handler, errors: &mut Vec<syn::Error>) -> bool {
+    let sig = &handler.sig;
+    let kind = handler.kind.name();
+    if let Some(token) = &sig.asyncness {
+        errors.push(syn::Error::new_spanned(
+            token,
+            format!("a #[{kind}] handler cannot be `async`: the engine calls it on its event loop and awaits nothing; remove `async`, and for work that waits, keep the state in the channel (a read state, `s.switch`, a timer)"),
+        ));
+        return false;
+    }
+    if let Some(token) = &sig.unsafety {
+        errors.push(syn::Error::new_spanned(
+            token,
+            format!("a #[{kind}] handler cannot be `unsafe`: the engine calls it as a safe method; remove `unsafe` (and use an `unsafe` block inside if needed)"),
+        ));
+        return false;
+    }
+    let generic = sig.generics.params.iter().find_map(|p| match p {
+        syn::GenericParam::Type(t) => Some((t.ident.to_token_stream(), t.ident.to_string())),
+        syn::GenericParam::Const(c) => Some((c.to_token_stream(), c.ident.to_string())),
+        syn::GenericParam::Lifetime(_) => None,
+    });
+    if let Some((at, name)) = generic {
+        errors.push(syn::Error::new_spanned(
+            at,
+            format!("a #[{kind}] handler cannot be generic: the engine calls it with one type for each argument; replace `{name}` with a concrete type (or make it a parameter of the channel type)"),
+        ));
+        return false;
+    }
+    let impl_trait = sig.inputs.iter().find_map(|a| match a {
+        syn::FnArg::Typed(t) => find_impl_trait(&t.ty),
+        syn::FnArg::Receiver(_) => None,
+    });
+    if let Some(ty) = impl_trait {
+        errors.push(syn::Error::new_spanned(
+            ty,
+            format!("a #[{kind}] handler cannot be generic: the engine calls it with one type for each argument; replace `{}` with a concrete type", type_text(ty)),
+        ));
+        return false;
+    }
+    true
+}
+
+/// An `impl Trait` type, at any depth of references, tuples and arrays.
+fn find_impl_trait(ty: &syn::Type) -> Option<&syn::Type> {
+    match ty {
+        syn::Type::ImplTrait(_) => Some(ty),
+        syn::Type::Reference(r) => find_impl_trait(&r.elem),
+        syn::Type::Tuple(t) => t.elems.iter().find_map(find_impl_trait),
+        syn::Type::Array(a) => find_impl_trait(&a.elem),
+        syn::Type::Slice(s) => find_impl_trait(&s.elem),
+        syn::Type::Paren(p) => find_impl_trait(&p.elem),
+        _ => None,
+    }
+}
+
+/// The stream parameter is `&mut Stream<Self>`: by value or shared it is a
+/// type error in generated code, and `Stream` without its channel type gets
+/// rustc's help naming the struct's own parameter (`Stream<C>`).
+fn check_stream_param(handler: &Handler, errors: &mut Vec<syn::Error>) {
+    let Some(ty) = handler.arg_type(0) else {
+        return;
+    };
+    let kind = handler.kind.name();
+    let write = "write `s: &mut Stream<Self>`";
+    let inner = match ty {
+        syn::Type::Reference(r) if r.mutability.is_some() => &*r.elem,
+        syn::Type::Reference(r) => {
+            errors.push(syn::Error::new_spanned(
+                quote::quote!(#r),
+                format!("a #[{kind}] handler takes the stream by `&mut`: {write}"),
+            ));
+            return;
+        }
+        other => {
+            let shown = type_text(other);
+            errors.push(syn::Error::new_spanned(
+                other,
+                format!("a #[{kind}] handler takes the stream by `&mut`, not `{shown}`: {write}"),
+            ));
+            return;
+        }
+    };
+    let syn::Type::Path(path) = inner else {
+        return;
+    };
+    let Some(last) = path.path.segments.last() else {
+        return;
+    };
+    if last.ident != "Stream" {
+        return;
+    }
+    let has_type = matches!(&last.arguments, syn::PathArguments::AngleBracketed(a)
+        if a.args.iter().any(|g| matches!(g, syn::GenericArgument::Type(_))));
+    if !has_type {
+        errors.push(syn::Error::new_spanned(
+            inner,
+            format!("`Stream` needs its channel type: {write}"),
+        ));
+    }
 }
 
 /// A handler returns nothing: the engine calls it for its effects.
