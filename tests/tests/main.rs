@@ -16,6 +16,9 @@
 //! - `timeouts`: idle, read, write and connect timeouts on a manual clock.
 //! - `unix`: Unix stream sockets and name resolution (the framing cases over TCP and Unix,
 //!   abstract names, socket files, credentials, `unix_echo`).
+//! - `tls`: TLS with Python `ssl` and `openssl` peers and pants on both ends
+//!   (round trips, bad certificates, SNI, ALPN, mutual TLS, STARTTLS,
+//!   handshake timeouts, `close_notify` and truncation, `tls_echo`).
 
 mod conformance;
 mod echo;
@@ -27,6 +30,7 @@ mod regressions;
 mod shutdown;
 mod timeouts;
 mod timers;
+mod tls;
 mod typed;
 mod unix;
 mod util;

@@ -993,3 +993,23 @@ impl ExampleServer {
         (status, lines)
     }
 }
+
+// ---------------------------------------------------------------------------
+// Additions for the TLS tests.
+
+impl Rx {
+    /// The next event if one comes within `wait`.
+    pub(crate) fn try_next(&self, wait: Duration) -> Option<String> {
+        self.0.recv_timeout(wait).ok()
+    }
+}
+
+impl ExampleServer {
+    /// Starts `name ARGS...` and waits for its `listening on ADDR` line.
+    #[track_caller]
+    pub(crate) fn start_args<S: AsRef<OsStr>>(name: &str, args: &[S]) -> Self {
+        let mut cmd = Command::new(example(name));
+        cmd.args(args);
+        Self::spawn(name, cmd)
+    }
+}
