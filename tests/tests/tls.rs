@@ -1419,17 +1419,14 @@ fn starttls_server_side_with_python() {
 }
 
 #[test]
-#[ignore = "BUG: bytes written after start_tls_server in the same handler go out in plaintext \
-            (a leak of data meant to be encrypted); see the test's comment"]
 fn starttls_server_bytes_written_after_the_call_go_over_tls() {
-    // `Stream::start_tls_server` documents: "Bytes written before this
-    // call go out in plaintext first; bytes written after it ... are TLS."
-    // The server writes `GO\r\n`, calls `start_tls_server`, then writes
-    // `SECRET\r\n` in the same handler. `Engine::begin_tls` (engine/tls.rs)
-    // takes the plaintext prefix as `io.wq.len()` when the upgrade is
-    // applied, after the handler returned, so `SECRET\r\n` goes out in
-    // plaintext right after `GO\r\n`, before any ClientHello; the client's
-    // handshake then fails on it. Expected: `SECRET\r\n` arrives over TLS.
+    // Regression: `Stream::start_tls_server` documents "bytes written
+    // before this call go out in plaintext first; bytes written after it
+    // ... are TLS". The server writes `GO\r\n`, calls `start_tls_server`,
+    // then writes `SECRET\r\n` in the same handler. The plaintext prefix
+    // was once taken when the upgrade was applied (after the handler
+    // returned), so `SECRET\r\n` leaked in plaintext; the transport now
+    // turns TLS at the call. `SECRET\r\n` must arrive over TLS.
     const AFTER: &str = r#"
 s.sendall(b"STARTTLS\r\n")
 say("plain", plain_until(b"GO\r\n"))
@@ -1527,18 +1524,11 @@ fn starttls_client_side_between_two_pants_programs() {
 }
 
 #[test]
-#[ignore = "BUG: bytes written after start_tls_client/start_tls_server in the same handler go out \
-            in plaintext (the plaintext prefix is the queue length when the upgrade is applied, \
-            not when it was asked for); see the test's comment"]
 fn starttls_client_bytes_written_after_the_call_go_over_tls() {
-    // `Stream::start_tls_client` documents: "Bytes written before this
-    // call go out in plaintext first; bytes written after it ... are TLS."
-    // Here the client writes `early\r\n` right after the call, in the
-    // same handler. `Engine::begin_tls` counts the plaintext prefix as the
-    // whole write queue when the upgrade is applied (after the handler
-    // returned), so `early\r\n` is sent in plaintext before the
-    // ClientHello; the server's rustls reads it as a record and fails
-    // ("received fatal alert: DecodeError" on the client).
+    // Regression: the client writes `early\r\n` right after
+    // `start_tls_client`, in the same handler; it must go over TLS after
+    // the handshake (it once went in plaintext before the ClientHello, and
+    // the server's rustls failed with DecodeError).
     starttls_client_side(b"early\r\n");
 }
 
@@ -2104,8 +2094,6 @@ impl Streamer {
 }
 
 #[test]
-#[ignore = "BUG: on_write is lost over TLS when the queue empties into rustls while records wait \
-            for the socket (stalls in about 1 run of 3); see on_write_fires_when_tls_records_drain_later"]
 fn two_pants_programs_streaming_at_each_other_over_tls() {
     const TOTAL: usize = 16 * MIB;
     let pki = pki();
@@ -2284,16 +2272,13 @@ impl Source {
 }
 
 #[test]
-#[ignore = "BUG: on_write is lost over TLS when the write queue empties into rustls but its \
-            records wait for the socket; see the test's comment"]
 fn on_write_fires_when_tls_records_drain_later() {
-    // `Engine::flush_stream` (engine/io.rs) computes `had_queue` from the
-    // write queue alone. Over TLS a flush can move the queue's last bytes
-    // into rustls (the queue is now empty) while the socket takes only
-    // part of the records: `write_queue` returns "not drained", so no
-    // `on_write`. The writable edge that sends the rest then finds
-    // `had_queue == false` and skips `on_write` too, so a producer driven
-    // by `on_write` (the documented pattern) waits forever. Here the
+    // Regression: over TLS a flush can move the queue's last bytes into
+    // rustls (the queue is now empty) while the socket takes only part of
+    // the records. `on_write` was once decided from the write queue alone,
+    // so the writable edge that sent the rest skipped it and a producer
+    // driven by `on_write` (the documented pattern) waited forever; the
+    // transport now says when it holds application data. Here the
     // server writes 64 blocks of 64 KiB, one per `on_write`, then closes;
     // a slowly reading client stalls (over Unix after a few blocks, over
     // TCP before the close). Plain TCP cannot hit it: nothing holds bytes
