@@ -32,8 +32,6 @@ pub(crate) struct Handler {
     pub(crate) attr: Attribute,
     /// The signature, for errors about it.
     pub(crate) sig: Signature,
-    /// Span of generated calls to the method.
-    pub(crate) sig_span: Span,
     /// `#[cfg]`s copied onto everything generated from this method.
     pub(crate) cfgs: Vec<Attribute>,
     pub(crate) read: Option<ReadAttr>,
@@ -65,7 +63,7 @@ impl Handler {
         while let Some(Type::Reference(r)) = ty {
             ty = Some(&*r.elem);
         }
-        let at = ty.map_or(self.sig_span, Spanned::span);
+        let at = ty.map_or_else(|| self.name.span(), Spanned::span);
         Span::call_site().located_at(at)
     }
 
@@ -77,17 +75,31 @@ impl Handler {
             return None;
         }
         let ty = self.arg_type(1)?;
-        let is_match = match ty {
-            Type::Path(p) => p.path.segments.last().is_some_and(|s| s.ident == "Match"),
-            _ => false,
-        };
-        (!matches!(ty, Type::Reference(_)) && !is_match).then_some(ty)
+        (!matches!(ty, Type::Reference(_)) && !self.takes_match()).then_some(ty)
+    }
+
+    /// Whether the frame argument is a regex [`Match`](pants::Match).
+    pub(crate) fn takes_match(&self) -> bool {
+        self.kind == Kind::Read
+            && matches!(self.arg_type(1), Some(Type::Path(p))
+                if p.path.segments.last().is_some_and(|s| s.ident == "Match"))
     }
 
     /// Span for code generated for this handler as a whole: located at the
     /// method name, resolved like the rest of the generated code.
     pub(crate) fn span(&self) -> Span {
         Span::call_site().located_at(self.name.span())
+    }
+
+    /// The generated call `self.name(args)`, spanned in the macro's context
+    /// at the method name: rustc points there, but splices no suggestion
+    /// into the user's signature (`fn.expect("REASON") hello(`) and shows
+    /// no generated binding as if the user had written it.
+    pub(crate) fn call(&self, args: &TokenStream) -> TokenStream {
+        let span = self.span();
+        let mut name = self.name.clone();
+        name.set_span(span);
+        quote::quote_spanned!(span=> self.#name(#args))
     }
 
     /// The handler's `#[cfg]`s as one predicate, `all(a, b)`: true when
@@ -395,7 +407,6 @@ fn take_handlers(
                 vis: method.vis.clone(),
                 attr,
                 sig: method.sig.clone(),
-                sig_span: method.sig.span(),
                 cfgs: cfgs.clone(),
                 read,
                 args,

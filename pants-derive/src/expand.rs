@@ -281,7 +281,6 @@ fn event_fns(channel: &Channel) -> Vec<TokenStream> {
     for (kind, fn_name, has_value) in EVENTS {
         let handlers: Vec<&Handler> = channel.handlers.iter().filter(|h| h.kind == kind).collect();
         for (j, handler) in handlers.iter().enumerate() {
-            let name = &handler.name;
             let cfg = if j == 0 {
                 let cfgs = &handler.cfgs;
                 quote!(#(#cfgs)*)
@@ -305,7 +304,7 @@ fn event_fns(channel: &Channel) -> Vec<TokenStream> {
             } else {
                 (quote!(), quote!())
             };
-            let call = quote_spanned!(handler.sig_span=> self.#name(#s_arg #arg));
+            let call = handler.call(&quote!(#s_arg #arg));
             out.push(quote_spanned! {handler.span()=>
                 #cfg
                 #[inline]
@@ -698,10 +697,11 @@ fn len_arm(i: u16, handler: &Handler) -> Option<TokenStream> {
 /// `i => self.method(s, frame)` for one read state.
 fn frame_arm(i: u16, handler: &Handler) -> TokenStream {
     let read = handler.read.as_ref().expect("read states have a ReadAttr");
-    let name = &handler.name;
     let cfgs = &handler.cfgs;
-    let is_match =
-        matches!(read.framing, Framing::Regex(_)) && matches!(read.mode, Some((Mode::Match, _)));
+    // In match mode a `Match` parameter gets the captures, `&[u8]` the bytes.
+    let is_match = handler.takes_match()
+        && matches!(read.framing, Framing::Regex(_))
+        && matches!(read.mode, Some((Mode::Match, _)));
     let s = local_at("__pants_s", handler.arg_span(0));
     let frame = local_at("__pants_frame", handler.arg_span(1));
     let arg = if is_match {
@@ -713,7 +713,7 @@ fn frame_arm(i: u16, handler: &Handler) -> TokenStream {
     } else {
         quote_spanned!(handler.arg_span(1)=> #frame.bytes)
     };
-    let call = quote_spanned!(handler.sig_span=> self.#name(#s, #arg));
+    let call = handler.call(&quote!(#s, #arg));
     quote! {
         #(#cfgs)*
         #i => #call,

@@ -9,8 +9,11 @@ use crate::attr::{Framing, Kind, Mode, ReadAttr};
 /// Checks the whole channel; errors are appended.
 pub(crate) fn validate(channel: &Channel, errors: &mut Vec<syn::Error>) {
     for handler in &channel.handlers {
-        if check_form(handler, errors) && check_signature(handler, errors) {
-            check_stream_param(handler, errors);
+        if check_form(handler, errors)
+            && check_signature(handler, errors)
+            && check_stream_param(handler, &channel.item.self_ty, errors)
+        {
+            check_value_param(handler, errors);
         }
         check_return(handler, errors);
         if let Some(read) = &handler.read {
@@ -152,47 +155,188 @@ fn find_impl_trait(ty: &syn::Type) -> Option<&syn::Type> {
 
 /// The stream parameter is `&mut Stream<Self>`: by value or shared it is a
 /// type error in generated code, and `Stream` without its channel type gets
-/// rustc's help naming the struct's own parameter (`Stream<C>`).
-fn check_stream_param(handler: &Handler, errors: &mut Vec<syn::Error>) {
+/// rustc's help naming the struct's own parameter (`Stream<C>`). Returns
+/// whether it is fine.
+fn check_stream_param(
+    handler: &Handler,
+    self_ty: &syn::Type,
+    errors: &mut Vec<syn::Error>,
+) -> bool {
     let Some(ty) = handler.arg_type(0) else {
-        return;
+        return true;
     };
     let kind = handler.kind.name();
     let write = "write `s: &mut Stream<Self>`";
+    let error = |at: &dyn ToTokens, message: String| syn::Error::new_spanned(at, message);
     let inner = match ty {
-        syn::Type::Reference(r) if r.mutability.is_some() => &*r.elem,
+        syn::Type::Reference(r) if r.mutability.is_some() => {
+            if let Some(lifetime) = &r.lifetime
+                && lifetime.ident == "static"
+            {
+                errors.push(error(lifetime, format!("the stream is lent to a #[{kind}] handler for the call only, not for `'static`; {write}")));
+                return false;
+            }
+            &*r.elem
+        }
         syn::Type::Reference(r) => {
-            errors.push(syn::Error::new_spanned(
-                quote::quote!(#r),
+            errors.push(error(
+                r,
                 format!("a #[{kind}] handler takes the stream by `&mut`: {write}"),
             ));
-            return;
+            return false;
         }
         other => {
             let shown = type_text(other);
-            errors.push(syn::Error::new_spanned(
+            errors.push(error(
                 other,
                 format!("a #[{kind}] handler takes the stream by `&mut`, not `{shown}`: {write}"),
             ));
-            return;
+            return false;
         }
     };
     let syn::Type::Path(path) = inner else {
-        return;
+        return true;
     };
     let Some(last) = path.path.segments.last() else {
-        return;
+        return true;
     };
     if last.ident != "Stream" {
-        return;
+        return true;
     }
-    let has_type = matches!(&last.arguments, syn::PathArguments::AngleBracketed(a)
-        if a.args.iter().any(|g| matches!(g, syn::GenericArgument::Type(_))));
-    if !has_type {
-        errors.push(syn::Error::new_spanned(
+    let channel_ty = match &last.arguments {
+        syn::PathArguments::AngleBracketed(a) => a.args.iter().find_map(|g| match g {
+            syn::GenericArgument::Type(t) => Some(t),
+            _ => None,
+        }),
+        _ => None,
+    };
+    let Some(channel_ty) = channel_ty else {
+        errors.push(error(
             inner,
             format!("`Stream` needs its channel type: {write}"),
         ));
+        return false;
+    };
+    let is_self = matches!(channel_ty, syn::Type::Path(p) if p.path.is_ident("Self"))
+        || type_text(channel_ty) == type_text(self_ty);
+    if !is_self {
+        errors.push(error(
+            channel_ty,
+            format!("a #[{kind}] handler gets this channel's stream, `Stream<Self>`, not a `Stream<{}>`; {write}", type_text(channel_ty)),
+        ));
+        return false;
+    }
+    true
+}
+
+/// The event's value, syntactically: a frame is `&[u8]`, a regex `Match`
+/// (match mode) or a typed frame; an error is `&pants::Error`; a timeout is
+/// `pants::Timeout`. Borrowed values are lent for the call only. Catches
+/// the common mistakes in the macro's words rather than as a type error in
+/// generated code (which names generated bindings).
+fn check_value_param(handler: &Handler, errors: &mut Vec<syn::Error>) {
+    let Some(ty) = handler.arg_type(1) else {
+        return;
+    };
+    let kind = handler.kind.name();
+    if let Some(lifetime) = static_lifetime(ty) {
+        errors.push(syn::Error::new_spanned(
+            lifetime,
+            format!("a #[{kind}] handler's argument is lent for the call only, not for `'static`; remove `'static` (copy what should be kept, e.g. `frame.to_vec()`)"),
+        ));
+        return;
+    }
+    let last_ident = |ty: &syn::Type| match ty {
+        syn::Type::Path(p) => p.path.segments.last().map(|s| s.ident.to_string()),
+        _ => None,
+    };
+    let named = |ty: &syn::Type, names: &[&str]| {
+        last_ident(ty).is_some_and(|n| names.contains(&n.as_str()))
+    };
+    let shown = type_text(ty);
+    // Only forms that are certainly wrong: an alias (`type Bytes = [u8];`)
+    // or a full path (`&[::core::primitive::u8]`) is left to the compiler.
+    let message = match (handler.kind, ty) {
+        (Kind::Read, syn::Type::Reference(r)) if r.mutability.is_some() => {
+            format!("a frame is lent read-only: take `frame: &[u8]`, not `{shown}`")
+        }
+        (Kind::Read, syn::Type::Reference(r))
+            if named(&r.elem, &["str", "String", "Vec"])
+                || matches!(&*r.elem, syn::Type::Array(_)) =>
+        {
+            let decode = if named(&r.elem, &["str", "String"]) {
+                " (for text, decode it with `std::str::from_utf8`)"
+            } else {
+                ""
+            };
+            format!("a frame is bytes: take `frame: &[u8]`, not `{shown}`{decode}")
+        }
+        (Kind::Read, _) if handler.takes_match() && !is_match_mode(handler) => {
+            MATCH_OUTSIDE_MATCH_MODE.to_owned()
+        }
+        (Kind::ConnectError | Kind::OverflowError | Kind::HandshakeError, ty)
+            if match ty {
+                syn::Type::Reference(r) => {
+                    r.mutability.is_some() || named(&r.elem, &["String", "str", "Option", "Box"])
+                }
+                other => named(
+                    other,
+                    &["Error", "Option", "String", "str", "Box", "Result"],
+                ),
+            } =>
+        {
+            format!(
+                "a #[{kind}] handler gets the error as `&pants::Error`, not `{shown}`; write `error: &pants::Error`"
+            )
+        }
+        (Kind::Timeout, ty)
+            if match ty {
+                syn::Type::Reference(r) => named(&r.elem, &["Timeout"]),
+                other => named(
+                    other,
+                    &[
+                        "Option", "Duration", "Instant", "String", "bool", "u8", "u16", "u32",
+                        "u64", "usize",
+                    ],
+                ),
+            } =>
+        {
+            format!(
+                "a #[{kind}] handler gets which timeout expired as a `pants::Timeout`, not `{shown}`; write `timeout: pants::Timeout`"
+            )
+        }
+        _ => return,
+    };
+    errors.push(syn::Error::new_spanned(ty, message));
+}
+
+const MATCH_OUTSIDE_MATCH_MODE: &str = "a `Match` frame comes from a regex state in match mode, `#[on_read(regex = \"...\", mode = \"match\")]`; in this state take `frame: &[u8]`";
+
+/// Whether a read state is a regex in match mode.
+fn is_match_mode(handler: &Handler) -> bool {
+    handler.read.as_ref().is_some_and(|r| {
+        matches!(r.framing, Framing::Regex(_)) && matches!(r.mode, Some((Mode::Match, _)))
+    })
+}
+
+/// A `'static` lifetime in a borrowed argument type.
+fn static_lifetime(ty: &syn::Type) -> Option<&syn::Lifetime> {
+    match ty {
+        syn::Type::Reference(r) => r
+            .lifetime
+            .as_ref()
+            .filter(|l| l.ident == "static")
+            .or_else(|| static_lifetime(&r.elem)),
+        syn::Type::Path(p) => p.path.segments.last().and_then(|s| match &s.arguments {
+            syn::PathArguments::AngleBracketed(a) => a.args.iter().find_map(|g| match g {
+                syn::GenericArgument::Lifetime(l) if l.ident == "static" => Some(l),
+                syn::GenericArgument::Type(t) => static_lifetime(t),
+                _ => None,
+            }),
+            _ => None,
+        }),
+        syn::Type::Tuple(t) => t.elems.iter().find_map(static_lifetime),
+        _ => None,
     }
 }
 
@@ -314,6 +458,8 @@ pub(crate) fn platform_sized_in(ty: &syn::Type) -> Option<&syn::Type> {
 pub(crate) fn type_text(ty: &syn::Type) -> String {
     let text = ty.to_token_stream().to_string();
     [
+        (" :: ", "::"),
+        (":: ", "::"),
         (" ,", ","),
         ("( ", "("),
         (" )", ")"),
