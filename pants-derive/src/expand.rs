@@ -186,7 +186,7 @@ fn expand(channel: &Channel) -> TokenStream {
     let state = local("__pants_state");
     let s = local("__pants_s");
     let frame = local("__pants_frame");
-    let rules = states.iter().map(|(i, h)| rule_arm(*i, h));
+    let rules = states.iter().map(|(i, h)| rule_arm(*i, h, &item.generics));
     let lens: Vec<TokenStream> = states.iter().filter_map(|(i, h)| len_arm(*i, h)).collect();
     let len_fn = (!lens.is_empty()).then(|| {
         quote! {
@@ -206,6 +206,7 @@ fn expand(channel: &Channel) -> TokenStream {
     let app_impl = app_impl(channel);
     let channel_of = channel_of_impl(channel, false);
     let uses = uses_and_checks(channel, &cfg_checks(channel));
+    let typed_checks = typed_checks(channel);
     let timeouts = timeouts_const(channel);
     quote! {
         #item
@@ -254,6 +255,7 @@ fn expand(channel: &Channel) -> TokenStream {
         #channel_of
         #app_impl
         #uses
+        #(#typed_checks)*
     }
 }
 
@@ -616,7 +618,7 @@ fn uses_and_checks(channel: &Channel, checks: &[TokenStream]) -> TokenStream {
 }
 
 /// `i => Rule { framing, max }` for one read state.
-fn rule_arm(i: u16, handler: &Handler) -> TokenStream {
+fn rule_arm(i: u16, handler: &Handler, generics: &syn::Generics) -> TokenStream {
     let read = handler.read.as_ref().expect("read states have a ReadAttr");
     let cfgs = &handler.cfgs;
     let max = read.max.map_or_else(
@@ -626,7 +628,7 @@ fn rule_arm(i: u16, handler: &Handler) -> TokenStream {
     let framing = match &read.framing {
         Framing::Any => handler.typed_frame().map_or_else(
             || quote!(::pants::__private::Framing::Any),
-            |ty| typed_size(ty, read),
+            |ty| typed_size(ty, read, is_generic(ty, generics)),
         ),
         Framing::BytesExpr(_) => quote!(::pants::__private::Framing::Bytes(0)),
         Framing::Prefix(width) => quote!(::pants::__private::Framing::Prefix(#width)),
@@ -659,9 +661,26 @@ fn rule_arm(i: u16, handler: &Handler) -> TokenStream {
 
 /// `Framing::Bytes(SIZE)` for a typed frame, with the size checked at
 /// compile time: not zero, and within `max` when one is given.
-fn typed_size(ty: &syn::Type, read: &crate::attr::ReadAttr) -> TokenStream {
+fn typed_size(ty: &syn::Type, read: &crate::attr::ReadAttr, generic: bool) -> TokenStream {
     let span = Span::call_site().located_at(ty.span());
     let size = quote_spanned!(span=> <#ty as ::pants::__private::Packed>::SIZE);
+    if !generic {
+        // Checked by a free constant, see `typed_checks`.
+        return quote_spanned!(span=> ::pants::__private::Framing::Bytes(#size));
+    }
+    let checks = size_checks(ty, read);
+    quote_spanned! {span=>
+        ::pants::__private::Framing::Bytes(const {
+            #checks
+            #size
+        })
+    }
+}
+
+/// The compile-time checks of a typed frame's size: not zero, within `max`.
+fn size_checks(ty: &syn::Type, read: &crate::attr::ReadAttr) -> TokenStream {
+    let ty_span = ty.span();
+    let size = quote_spanned!(ty_span=> <#ty as ::pants::__private::Packed>::SIZE);
     let max_check = read.max.map(|max| {
         quote_spanned! {max.span=>
             ::core::assert!(
@@ -670,13 +689,43 @@ fn typed_size(ty: &syn::Type, read: &crate::attr::ReadAttr) -> TokenStream {
             );
         }
     });
-    quote_spanned! {span=>
-        ::pants::__private::Framing::Bytes(const {
-            ::core::assert!(#size > 0, "a typed frame of zero bytes would be handed out forever; give it at least one field");
-            #max_check
-            #size
-        })
+    quote_spanned! {ty_span=>
+        ::core::assert!(#size > 0, "a typed frame of zero bytes would be handed out forever; give it at least one field");
+        #max_check
     }
+}
+
+/// Whether a type names one of the impl's generic parameters (or `Self`),
+/// so that it can only be checked inside the impl.
+fn is_generic(ty: &syn::Type, generics: &syn::Generics) -> bool {
+    let self_ident = Ident::new("Self", Span::call_site());
+    let mut names = crate::packed::generic_names(generics);
+    names.push(&self_ident);
+    crate::packed::mentions_any(ty.to_token_stream(), &names)
+}
+
+/// The size checks of the typed frames that do not depend on the impl's
+/// generics, as free constants: evaluated by `cargo check` too, and
+/// reported without naming generated items.
+fn typed_checks(channel: &Channel) -> Vec<TokenStream> {
+    read_states(channel)
+        .into_iter()
+        .filter_map(|(_, handler)| {
+            let ty = handler.typed_frame()?;
+            let read = handler.read.as_ref()?;
+            if is_generic(ty, &channel.item.generics) {
+                return None;
+            }
+            let cfgs = &handler.cfgs;
+            let checks = size_checks(ty, read);
+            Some(quote! {
+                #(#cfgs)*
+                const _: () = {
+                    #checks
+                };
+            })
+        })
+        .collect()
 }
 
 /// `i => expr` for a `bytes = expr` state, evaluated on entering it.

@@ -57,13 +57,7 @@ fn packed_impl(
     order: Option<syn::Ident>,
 ) -> TokenStream {
     let mut generics = input.generics.clone();
-    let generics_in = &input.generics;
-    let params: Vec<&syn::Ident> = generics_in
-        .type_params()
-        .map(|p| &p.ident)
-        .chain(generics_in.const_params().map(|p| &p.ident))
-        .chain(generics_in.lifetimes().map(|l| &l.lifetime.ident))
-        .collect();
+    let params = generic_names(&input.generics);
     let fields: Vec<&syn::Field> = fields.iter().collect();
     let mut checks = Vec::new();
     let where_clause = generics.make_where_clause();
@@ -176,8 +170,18 @@ fn stub_impl(input: &DeriveInput) -> TokenStream {
     }
 }
 
+/// The names of the generic parameters: types, consts and lifetimes.
+pub(crate) fn generic_names(generics: &syn::Generics) -> Vec<&syn::Ident> {
+    generics
+        .type_params()
+        .map(|p| &p.ident)
+        .chain(generics.const_params().map(|p| &p.ident))
+        .chain(generics.lifetimes().map(|l| &l.lifetime.ident))
+        .collect()
+}
+
 /// Whether a type's tokens name any of `names` (a generic parameter).
-fn mentions_any(tokens: TokenStream, names: &[&syn::Ident]) -> bool {
+pub(crate) fn mentions_any(tokens: TokenStream, names: &[&syn::Ident]) -> bool {
     tokens.into_iter().any(|tree| match tree {
         proc_macro2::TokenTree::Ident(i) => names.iter().any(|n| **n == i),
         proc_macro2::TokenTree::Group(g) => mentions_any(g.stream(), names),
