@@ -179,7 +179,10 @@ const CHANNEL_EXPECTED: &str = "expected `app = EnumName` (an enum with #[derive
 /// error and the others still count: above all `app`, whose loss would make
 /// the channel its own app and bring type errors wherever it is used. A
 /// misspelt or malformed `app` is reported and its enum still taken.
-fn parse_args(args: TokenStream, errors: &mut Vec<syn::Error>) -> (Option<Path>, Vec<TimeoutArg>) {
+pub(crate) fn parse_args(
+    args: TokenStream,
+    errors: &mut Vec<syn::Error>,
+) -> (Option<Path>, Vec<TimeoutArg>) {
     use proc_macro2::TokenTree;
     let mut app: Option<Path> = None;
     let mut timeouts: Vec<TimeoutArg> = Vec::new();
@@ -311,7 +314,7 @@ fn app_path(value: TokenStream, errors: &mut Vec<syn::Error>) -> Option<Path> {
 }
 
 /// `"500ms"`, `"30s"`, `"5m"`, `"1h"` in milliseconds; `None` if malformed or zero.
-fn parse_duration(text: &str) -> Option<u64> {
+pub(crate) fn parse_duration(text: &str) -> Option<u64> {
     let text = text.trim();
     let split = text.find(|c: char| !c.is_ascii_digit())?;
     let (number, unit) = text.split_at(split);

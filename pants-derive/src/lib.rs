@@ -18,6 +18,9 @@ mod fallback;
 mod packed;
 mod valid;
 
+#[cfg(test)]
+mod tests;
+
 use proc_macro::TokenStream;
 
 /// Turns an impl block into a protocol. Documented on `pants::channel`.
