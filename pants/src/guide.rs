@@ -196,3 +196,71 @@
 //!     engine.start()
 //! }
 //! ```
+//!
+//! # Compile errors
+//!
+//! The macros check what they can see when they expand, and a mistake is one
+//! error, at the token that is wrong, saying what to write; after it they
+//! still emit the impls the rest of the program relies on, so nothing else
+//! reports it again. They check:
+//!
+//! * `#[on_read(...)]`: the keys and their values (a delimiter that is not
+//!   empty, a regex that compiles and cannot match the empty string, one
+//!   framing kind per state, `max` at least one frame, `initial` on one
+//!   state);
+//! * handlers: `&mut self`, `s: &mut Stream<Self>`, the event's value
+//!   (`&[u8]`, a `Match` in match mode, a typed frame, `&pants::Error`,
+//!   `pants::Timeout`), no return value, not `async`, not generic, one
+//!   handler per event;
+//! * `#[cfg]` alternatives: two handlers of one event, or two `initial`
+//!   states, that are both compiled in;
+//! * typed frames: fixed-size types (no `usize`), at least one byte and
+//!   within `max`;
+//! * apps: one variant per channel type in a `#[derive(App)]` enum, each
+//!   channel marked `#[channel(app = ThatEnum)]`, and a channel type's
+//!   parameters `'static`.
+//!
+//! ```compile_fail
+//! use pants::prelude::*;
+//!
+//! #[derive(Default)]
+//! struct Echo;
+//!
+//! #[channel]
+//! impl Echo {
+//!     #[on_read]
+//!     async fn data(&mut self, s: &mut Stream<Self>, data: &[u8]) {
+//!         s.write(data);
+//!     }
+//! }
+//! # fn main() {}
+//! ```
+//!
+//! ```text
+//! error: a #[on_read] handler cannot be `async`: the engine calls it on its event loop and awaits nothing; remove `async`, and for work that waits, keep the state in the channel (a read state, `s.switch`, a timer)
+//!   --> src/main.rs:9:5
+//!    |
+//!  9 |     async fn data(&mut self, s: &mut Stream<Self>, data: &[u8]) {
+//!    |     ^^^^^
+//! ```
+//!
+//! ```text
+//! error: `head` is already the initial read state; mark only one #[on_read] method `initial` (these two are #[cfg] alternatives, and both are compiled in)
+//!   --> src/main.rs:15:27
+//!    |
+//! 15 |     #[on_read(bytes = 16, initial)]
+//!    |                           ^^^^^^^
+//! ```
+//!
+//! ```text
+//! error[E0277]: `Back` is not a channel type of `Proxy`
+//!   --> src/main.rs:14:10
+//!    |
+//! 14 |     Back(Back),
+//!    |          ^^^^ not a channel type marked `#[channel(app = Proxy)]`
+//!    |
+//!    = note: each variant of an enum with #[derive(App)] holds a channel type whose impl is marked `#[channel(app = Proxy)]`
+//! ```
+//!
+//! Each mistake the macros know has a case in the repository's `ui-tests`,
+//! with the error it gives next to it.
