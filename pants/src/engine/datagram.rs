@@ -47,6 +47,31 @@ impl<A: App> Engine<A> {
         })
     }
 
+    /// Runs `f` with a datagram socket's channel value and handle (to join
+    /// a multicast group, send, read its counters), if it is still open.
+    pub fn with_datagram<C, R>(
+        &mut self,
+        id: DatagramId,
+        f: impl FnOnce(&mut C, &mut crate::Datagram<'_, C>) -> R,
+    ) -> Option<R>
+    where
+        C: Channel<App = A>,
+        A: Member<C>,
+    {
+        let key = id.key as usize;
+        let live = self
+            .core
+            .datagram(key)
+            .is_some_and(|io| io.generation == id.generation);
+        if !live {
+            return None;
+        }
+        let channel = Member::<C>::member_mut(self.users.get_mut(key)?.as_mut()?)?;
+        let result = f(channel, &mut crate::Datagram::new(&mut self.core, key, None));
+        self.settle();
+        Some(result)
+    }
+
     /// The address a datagram socket is bound to.
     pub fn datagram_addr(&self, id: DatagramId) -> Option<crate::Addr> {
         self.core

@@ -410,7 +410,7 @@ impl<A: App> Engine<A> {
         A: Member<C>,
     {
         let key = id.key as usize;
-        if !self.core.is_live(key, id.generation) {
+        if !self.core.is_live(key, id.generation) || self.core.stream(key).is_none() {
             return None;
         }
         let channel = Member::<C>::member_mut(self.users.get_mut(key)?.as_mut()?)?;
