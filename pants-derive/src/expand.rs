@@ -26,11 +26,14 @@ pub(crate) fn channel(args: TokenStream, input: TokenStream) -> TokenStream {
     let Ok(item) = syn::parse2::<ItemImpl>(input.clone()) else {
         let message =
             "#[channel] goes on an impl block, as in `#[channel] impl MyProtocol { ... }`";
-        let error = match syn::parse2::<syn::Item>(input.clone()) {
-            Ok(other) => syn::Error::new_spanned(item_head(&other), message),
-            Err(_) => syn::Error::new(Span::call_site(), message),
-        };
-        let mut out = error.to_compile_error();
+        if let Ok(mut other) = syn::parse2::<syn::Item>(input.clone()) {
+            let mut out = syn::Error::new_spanned(item_head(&other), message).to_compile_error();
+            // This error covers them: they would each report again.
+            strip_helpers(&mut other);
+            out.extend(other.into_token_stream());
+            return out;
+        }
+        let mut out = syn::Error::new(Span::call_site(), message).to_compile_error();
         out.extend(input);
         return out;
     };
@@ -115,6 +118,29 @@ fn require_static(mut item: ItemImpl, errors: &mut Vec<syn::Error>) -> ItemImpl 
             .push(syn::parse_quote!(#ident: 'static));
     }
     item
+}
+
+/// Removes the handler attributes from an item that is not an impl block
+/// (from a trait's items too).
+fn strip_helpers(item: &mut syn::Item) {
+    let strip = |attrs: &mut Vec<syn::Attribute>| attrs.retain(|a| Kind::of(a).is_none());
+    match item {
+        syn::Item::Trait(t) => {
+            strip(&mut t.attrs);
+            for trait_item in &mut t.items {
+                match trait_item {
+                    syn::TraitItem::Fn(f) => strip(&mut f.attrs),
+                    syn::TraitItem::Const(c) => strip(&mut c.attrs),
+                    syn::TraitItem::Type(t) => strip(&mut t.attrs),
+                    _ => {}
+                }
+            }
+        }
+        syn::Item::Fn(f) => strip(&mut f.attrs),
+        syn::Item::Struct(s) => strip(&mut s.attrs),
+        syn::Item::Enum(e) => strip(&mut e.attrs),
+        _ => {}
+    }
 }
 
 /// The impl with its lifetime parameters replaced by `'static`.
