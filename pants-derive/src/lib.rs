@@ -4,10 +4,21 @@
 //! `#[derive(Packed)]`.
 //!
 //! Pipeline (thiserror / serde style): `ast` parses the impl and its method
-//! attributes (errors collected, not thrown), `valid` checks the rules that
-//! span several methods, `expand` writes the code; on any error `fallback`
-//! re-emits the user's impl without the helper attributes plus every error,
-//! and a stub `Channel` impl, so only the real mistakes show.
+//! attributes entry by entry (errors collected, not thrown), `valid` checks
+//! signatures and the rules that span several methods, `expand` writes the
+//! code; on any error `fallback` re-emits the user's impl without the helper
+//! attributes (repairing signatures an error already covers) plus every
+//! error, and stub `Channel`/`App` impls, so only the real mistakes show.
+//! The derives likewise always emit their impls, stubs on error.
+//!
+//! The bar: a mistake is one error, at the user's token, in the macro's
+//! words; generated bindings are `__pants_` names with mixed-site hygiene;
+//! generated calls are spanned in the macro's context, so rustc's
+//! suggestions never land in the user's signature. What only the compiler
+//! can know is checked in code that reports in these words too: `#[cfg]`
+//! alternatives both compiled in (`compile_error!` under their `#[cfg]`s),
+//! typed frame sizes (free constants), a variant whose `#[channel]` lacks
+//! `app = ...` (`__private::ChannelOf`). Each case is in `ui-tests`.
 #![allow(clippy::too_many_lines, reason = "quote! blocks read best whole")]
 
 mod app;
