@@ -19,10 +19,11 @@ pub(crate) enum Kind {
     Shutdown,
     Handshake,
     HandshakeError,
+    DatagramError,
 }
 
 impl Kind {
-    pub(crate) const ALL: [(&'static str, Self); 12] = [
+    pub(crate) const ALL: [(&'static str, Self); 13] = [
         ("on_read", Self::Read),
         ("on_connect", Self::Connect),
         ("on_write", Self::Write),
@@ -35,6 +36,7 @@ impl Kind {
         ("on_shutdown", Self::Shutdown),
         ("on_handshake", Self::Handshake),
         ("on_handshake_error", Self::HandshakeError),
+        ("on_datagram_error", Self::DatagramError),
     ];
 
     pub(crate) fn name(self) -> &'static str {

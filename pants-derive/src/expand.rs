@@ -56,7 +56,18 @@ pub(crate) fn channel(args: TokenStream, input: TokenStream) -> TokenStream {
         item
     };
     let item = require_static(item, &mut errors);
+    let (is_datagram, args) = crate::datagram::take_flag(args);
     let channel = Channel::from_syn(args, item, &mut errors);
+    if is_datagram {
+        if errors.is_empty() {
+            crate::datagram::validate(&channel, &mut errors);
+        }
+        return if errors.is_empty() {
+            crate::datagram::expand(&channel)
+        } else {
+            fallback::channel(&channel, errors)
+        };
+    }
     if errors.is_empty() {
         valid::validate(&channel, &mut errors);
     }

@@ -24,6 +24,7 @@
 mod app;
 mod ast;
 mod attr;
+mod datagram;
 mod expand;
 mod fallback;
 mod packed;
@@ -62,4 +63,4 @@ macro_rules! stray_helper {
     )*};
 }
 
-stray_helper!(on_read on_connect on_write on_close on_connect_error on_overflow_error on_pause_writing on_resume_writing on_timeout on_shutdown on_handshake on_handshake_error);
+stray_helper!(on_read on_connect on_write on_close on_connect_error on_overflow_error on_pause_writing on_resume_writing on_timeout on_shutdown on_handshake on_handshake_error on_datagram_error);

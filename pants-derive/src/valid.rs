@@ -9,6 +9,13 @@ use crate::attr::{Framing, Kind, Mode, ReadAttr};
 /// Checks the whole channel; errors are appended.
 pub(crate) fn validate(channel: &Channel, errors: &mut Vec<syn::Error>) {
     for handler in &channel.handlers {
+        if handler.kind == Kind::DatagramError {
+            errors.push(syn::Error::new_spanned(
+                &handler.attr,
+                "`#[on_datagram_error]` is for datagram channels: declare this one with `#[channel(datagram)]`",
+            ));
+            continue;
+        }
         if check_form(handler, errors)
             && check_signature(handler, errors)
             && check_stream_param(handler, &channel.item.self_ty, errors)
@@ -36,7 +43,7 @@ fn check_signature(handler: &Handler, errors: &mut Vec<syn::Error>) -> bool {
         | Kind::ResumeWriting
         | Kind::Shutdown
         | Kind::Handshake => "fn name(&mut self, s: &mut Stream<Self>)",
-        Kind::ConnectError | Kind::OverflowError | Kind::HandshakeError => {
+        Kind::ConnectError | Kind::OverflowError | Kind::HandshakeError | Kind::DatagramError => {
             "fn name(&mut self, s: &mut Stream<Self>, error: &pants::Error)"
         }
         Kind::Timeout => "fn name(&mut self, s: &mut Stream<Self>, timeout: pants::Timeout)",
@@ -53,7 +60,8 @@ fn check_signature(handler: &Handler, errors: &mut Vec<syn::Error>) -> bool {
         | Kind::ConnectError
         | Kind::OverflowError
         | Kind::Timeout
-        | Kind::HandshakeError => 2,
+        | Kind::HandshakeError
+        | Kind::DatagramError => 2,
     };
     let sig = &handler.sig;
     // Spanned at the offending parameters; at the parentheses when some are missing.
@@ -97,7 +105,7 @@ fn check_signature(handler: &Handler, errors: &mut Vec<syn::Error>) -> bool {
 /// parameters (`fn data<T>`, `frame: impl AsRef<[u8]>`). Lifetime
 /// parameters are fine. Returns whether the form is fine, so that one
 /// mistake is one error.
-fn check_form(handler: &Handler, errors: &mut Vec<syn::Error>) -> bool {
+pub(crate) fn check_form(handler: &Handler, errors: &mut Vec<syn::Error>) -> bool {
     let sig = &handler.sig;
     let kind = handler.kind.name();
     if let Some(token) = &sig.asyncness {
@@ -341,7 +349,7 @@ fn static_lifetime(ty: &syn::Type) -> Option<&syn::Lifetime> {
 }
 
 /// A handler returns nothing: the engine calls it for its effects.
-fn check_return(handler: &Handler, errors: &mut Vec<syn::Error>) {
+pub(crate) fn check_return(handler: &Handler, errors: &mut Vec<syn::Error>) {
     let syn::ReturnType::Type(arrow, ty) = &handler.sig.output else {
         return;
     };

@@ -55,6 +55,13 @@ pub enum Error {
         /// The most allowed, in bytes.
         limit: usize,
     },
+    /// A datagram whose size is not the one its typed frame needs.
+    FrameSize {
+        /// The datagram's size, in bytes.
+        size: usize,
+        /// The size the frame type has.
+        expected: usize,
+    },
     /// A timer was given a zero delay or interval.
     InvalidDelay,
     /// The channel is closed (or was never there): nothing was done.
@@ -93,6 +100,12 @@ impl fmt::Display for Error {
             ),
             Self::FrameTooLarge { size, limit } => {
                 write!(f, "frame too large: {size} bytes (limit {limit})")
+            }
+            Self::FrameSize { size, expected } => {
+                write!(
+                    f,
+                    "a datagram of {size} bytes where the frame is {expected}"
+                )
             }
             Self::InvalidDelay => f.write_str("timer delay must be greater than zero"),
             Self::Closed => f.write_str("channel is closed"),

@@ -15,6 +15,12 @@
 //! | [`on_connect_error`] | connecting failed (then `on_close`) | `error: &pants::Error` |
 //! | [`on_handshake`] | the TLS handshake finished (before `on_connect` on a TLS stream) | |
 //! | [`on_handshake_error`] | the TLS handshake failed (then `on_close`) | `error: &pants::Error` |
+//!
+//! A datagram channel (`#[channel(datagram)]`) has its own three, each
+//! taking `d: &mut Datagram<Self>` in place of the stream: [`on_read`]
+//! (`from: &Addr, data: &[u8]`, or a `Packed` value: one datagram, whole),
+//! [`on_datagram_error`] (`from: &Addr, error: &pants::Error`: a datagram
+//! of the wrong size for the typed frame) and [`on_close`].
 //! | [`on_overflow_error`] | a frame over the read state's `max` | `error: &pants::Error` |
 
 // Items referenced by the attributes' docs.
@@ -331,3 +337,40 @@ pub use pants_derive::on_handshake;
 /// # fn main() {}
 /// ```
 pub use pants_derive::on_handshake_error;
+
+/// Marks the method of a datagram channel called for a datagram whose
+/// size is not its typed frame's (the `#[on_read]` handler never sees it).
+/// Without it, such datagrams are logged at `info` level and dropped.
+///
+/// ```
+/// use pants::prelude::*;
+///
+/// #[derive(Packed, Clone, Copy, Default)]
+/// struct Sample {
+///     sensor: u16,
+///     value: u32,
+/// }
+///
+/// #[derive(Default)]
+/// struct Collector;
+///
+/// #[channel(datagram)]
+/// impl Collector {
+///     #[on_read]
+///     fn sample(&mut self, d: &mut Datagram<Self>, from: &Addr, s: Sample) {
+///         log::info!("{from}: sensor {} = {}", s.sensor, s.value);
+///         let _ = d.reply(b"ok");
+///     }
+///
+///     #[on_datagram_error]
+///     fn malformed(&mut self, _d: &mut Datagram<Self>, from: &Addr, error: &pants::Error) {
+///         log::warn!("{from}: {error}");
+///     }
+/// }
+/// # fn main() -> pants::Result<()> {
+/// # let mut engine = Engine::<Collector>::new()?;
+/// # engine.bind::<Collector>("127.0.0.1:0")?;
+/// # Ok(())
+/// # }
+/// ```
+pub use pants_derive::on_datagram_error;

@@ -72,8 +72,9 @@ pub use crate::core::{DATAGRAM_QUEUE_BYTES, DATAGRAM_QUEUE_LEN};
 pub use crate::engine::{DEFAULT_SHUTDOWN_GRACE, Engine, Handle};
 pub use crate::error::{Error, Result};
 pub use crate::handlers::{
-    on_close, on_connect, on_connect_error, on_handshake, on_handshake_error, on_overflow_error,
-    on_pause_writing, on_read, on_resume_writing, on_shutdown, on_timeout, on_write,
+    on_close, on_connect, on_connect_error, on_datagram_error, on_handshake, on_handshake_error,
+    on_overflow_error, on_pause_writing, on_read, on_resume_writing, on_shutdown, on_timeout,
+    on_write,
 };
 pub use crate::multi::{SharedPort, run_threads};
 pub use crate::packed::{Endian, Packed, PrefixLen};
@@ -306,9 +307,9 @@ pub use pants_derive::channel;
 /// Everything a protocol module needs: `use pants::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        App, CloseReason, Engine, Match, Packed, ReadState, Stream, StreamId, Timeout, channel,
-        on_close, on_connect, on_connect_error, on_handshake, on_handshake_error,
-        on_overflow_error, on_pause_writing, on_read, on_resume_writing, on_shutdown, on_timeout,
-        on_write,
+        Addr, App, CloseReason, Datagram, Engine, Match, Packed, ReadState, Stream, StreamId,
+        Timeout, channel, on_close, on_connect, on_connect_error, on_datagram_error, on_handshake,
+        on_handshake_error, on_overflow_error, on_pause_writing, on_read, on_resume_writing,
+        on_shutdown, on_timeout, on_write,
     };
 }

@@ -293,7 +293,7 @@ fn echo_bounded_against_a_client_that_never_reads() {
     let dir = util::TempDir::new("never-reads");
     let path = dir.path("echo.sock").display().to_string();
     let server = ExampleServer::start("unix_echo", &path);
-    let local = pants::Addr::Unix(Box::new(pants::UnixAddr::Path(path.into())));
+    let local = Addr::Unix(Box::new(pants::UnixAddr::Path(path.into())));
     never_reading_client(&server, || util::connect_to(&local));
 }
 

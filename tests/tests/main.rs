@@ -21,6 +21,7 @@
 //!   handshake timeouts, `close_notify` and truncation, `tls_echo`).
 
 mod conformance;
+mod datagram;
 mod echo;
 mod examples;
 mod flow;

@@ -67,7 +67,7 @@ where
 fn manual_server_over<C>(
     over: Over,
     make: impl Fn() -> C + 'static,
-) -> (Engine<C>, Clock, pants::Addr, Place)
+) -> (Engine<C>, Clock, Addr, Place)
 where
     C: Channel<App = C> + App,
 {

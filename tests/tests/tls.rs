@@ -516,7 +516,7 @@ where
     let addr = place.addr.clone();
     let bg = util::spawn(move |e: &mut Engine<C>| {
         Some(
-            e.listen_tls_with(addr.as_str(), tls, move |peer: &pants::Addr| {
+            e.listen_tls_with(addr.as_str(), tls, move |peer: &Addr| {
                 Some(make(peer.to_string()))
             })
             .expect("listen_tls"),
@@ -540,7 +540,7 @@ fn serve_starttls(tls: ServerTls, tx: &Tx, after: &'static [u8]) -> Bg<Liner> {
     let tx = tx.clone();
     util::spawn(move |e: &mut Engine<Liner>| {
         Some(
-            e.listen_with("127.0.0.1:0", move |peer: &pants::Addr| {
+            e.listen_with("127.0.0.1:0", move |peer: &Addr| {
                 Some(Liner {
                     tx: tx.clone(),
                     tag: peer.to_string(),
@@ -566,7 +566,7 @@ where
 }
 
 /// How a Python peer reaches a listener: `HOST:PORT` or a socket path.
-fn target(addr: &pants::Addr) -> String {
+fn target(addr: &Addr) -> String {
     addr.as_ip()
         .map_or_else(|| addr.to_string(), |ip| ip.to_string())
 }

@@ -638,7 +638,7 @@ fn write_file_in_order_with_writes_over_tcp_and_unix() {
             Some(e.listen::<Sender>(listen.as_str()).expect("listen"))
         });
         let got = match bg.local() {
-            pants::Addr::Ip(addr) => util::read_to_eof(&mut util::connect(addr)),
+            Addr::Ip(addr) => util::read_to_eof(&mut util::connect(addr)),
             other => {
                 let mut s = UnixStream::connect(other.to_string()).expect("connect");
                 s.set_read_timeout(Some(TIMEOUT)).expect("timeout");

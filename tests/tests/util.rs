@@ -73,7 +73,7 @@ pub(crate) fn bracket<C: Channel>(s: &mut Stream<'_, C>, frame: &[u8]) {
 /// there); stopped and joined on drop, within [`TIMEOUT`].
 pub(crate) struct Bg<A: App> {
     pub(crate) handle: Handle<A>,
-    server: Option<(ServerId, pants::Addr)>,
+    server: Option<(ServerId, Addr)>,
     done: Receiver<pants::Result<()>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -152,7 +152,7 @@ where
 {
     spawn(move |e: &mut Engine<C>| {
         Some(
-            e.listen_with("127.0.0.1:0", move |peer: &pants::Addr| {
+            e.listen_with("127.0.0.1:0", move |peer: &Addr| {
                 make(peer.as_ip().expect("an IP peer"))
             })
             .expect("listen"),
@@ -169,7 +169,7 @@ impl<A: App> Bg<A> {
 
     /// The listening address (IP or Unix).
     #[track_caller]
-    pub(crate) fn local(&self) -> pants::Addr {
+    pub(crate) fn local(&self) -> Addr {
         self.server.as_ref().expect("this engine listens").1.clone()
     }
 
@@ -502,7 +502,7 @@ pub(crate) enum Conn {
 
 /// Connects to a pants listener's address, IP or Unix.
 #[track_caller]
-pub(crate) fn connect_to(addr: &pants::Addr) -> Conn {
+pub(crate) fn connect_to(addr: &Addr) -> Conn {
     if let Some(ip) = addr.as_ip() {
         return Conn::Tcp(connect(ip));
     }
@@ -569,7 +569,7 @@ impl Write for Conn {
 /// Asserts that nothing serves `addr` any more: a TCP port refuses (see
 /// [`assert_refused`]), a socket path is gone or refuses.
 #[track_caller]
-pub(crate) fn assert_not_served(addr: &pants::Addr) {
+pub(crate) fn assert_not_served(addr: &Addr) {
     if let Some(ip) = addr.as_ip() {
         return assert_refused(ip);
     }

@@ -67,7 +67,10 @@ impl<A: App> Engine<A> {
             return None;
         }
         let channel = Member::<C>::member_mut(self.users.get_mut(key)?.as_mut()?)?;
-        let result = f(channel, &mut crate::Datagram::new(&mut self.core, key, None));
+        let result = f(
+            channel,
+            &mut crate::Datagram::new(&mut self.core, key, None),
+        );
         self.settle();
         Some(result)
     }
