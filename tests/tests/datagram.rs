@@ -360,3 +360,72 @@ fn oversized_and_bad_targets_are_clear_errors() {
     let err = e.send_to(id, "not an address", b"x").expect_err("bad");
     assert!(err.to_string().contains("not an address"), "{err}");
 }
+
+#[test]
+fn udp_echo_example() {
+    for listen in ["127.0.0.1:0", "[::1]:0"] {
+        let server = util::ExampleServer::start("udp_echo", listen);
+        let shown = server.shown.clone();
+        assert!(
+            shown.starts_with(if listen.starts_with('[') {
+                "[::1]:"
+            } else {
+                "127.0.0.1:"
+            }),
+            "listening on {shown}"
+        );
+        let sizes = [0, 1, 512, pants::MAX_UDP_V4];
+        let sizes_arg: Vec<String> = sizes.iter().map(ToString::to_string).collect();
+        let out = python(ROUND_TRIPS, &[shown.clone(), sizes_arg.join(",")]);
+        let want: String = sizes.iter().fold(String::new(), |mut out, n| {
+            use std::fmt::Write;
+            let _ = writeln!(out, "{n} ok");
+            out
+        });
+        assert_eq!(String::from_utf8_lossy(&out), want, "on {shown}");
+        // The same port again: a clear error, exit 1.
+        let busy = std::process::Command::new(util::example("udp_echo"))
+            .arg(&shown)
+            .output()
+            .expect("run");
+        assert_eq!(busy.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&busy.stderr);
+        assert!(
+            stderr.starts_with("error: ") && stderr.contains(&shown),
+            "{stderr}"
+        );
+        server.signal("TERM");
+        let (status, _) = server.wait(util::TIMEOUT);
+        assert!(status.success(), "{status}");
+    }
+}
+
+#[test]
+fn multicast_example_sends_and_receives_on_loopback() {
+    // A free port for the group (the example binds it with the group's
+    // address; an ephemeral one found the usual way).
+    let port = std::net::UdpSocket::bind("0.0.0.0:0")
+        .and_then(|s| s.local_addr())
+        .expect("a free port")
+        .port();
+    let out = std::process::Command::new(util::example("multicast"))
+        .arg(format!("239.255.42.98:{port}"))
+        .arg("3")
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let received: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("received "))
+        .collect();
+    assert_eq!(received.len(), 3, "{stdout}");
+    assert!(
+        received[0].starts_with("received 1 from 127.0.0.1:"),
+        "{stdout}"
+    );
+}

@@ -253,6 +253,11 @@ impl<'a, C: Channel> Datagram<'a, C> {
         self.core.datagram(self.key).map_or(0, |io| io.dropped)
     }
 
+    /// Stops the engine after this turn (as [`Engine::stop`](crate::Engine::stop)).
+    pub fn stop_engine(&mut self) {
+        self.core.stopping = true;
+    }
+
     /// Closes the socket when the handler returns (`on_close` runs; queued
     /// datagrams are sent if the socket takes them at once, else dropped).
     pub fn close(&mut self) {
