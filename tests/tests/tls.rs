@@ -139,9 +139,9 @@ struct Pair {
 }
 
 /// The certificates as files, in a directory removed with this.
-struct Pki {
+pub(crate) struct Pki {
     dir: TempDir,
-    ca: PathBuf,
+    pub(crate) ca: PathBuf,
     server: Pair,
     other: Pair,
     expired: Pair,
@@ -150,7 +150,7 @@ struct Pki {
     stranger: Pair,
 }
 
-fn pki() -> Pki {
+pub(crate) fn pki() -> Pki {
     let pems = pems();
     let dir = TempDir::new("tls");
     let write = |name: &str, text: &str| {
@@ -176,7 +176,7 @@ fn pki() -> Pki {
 
 impl Pki {
     /// The server settings with the `localhost` certificate.
-    fn server_tls(&self) -> ServerTls {
+    pub(crate) fn server_tls(&self) -> ServerTls {
         ServerTls::from_pem_files(&self.server.cert, &self.server.key).expect("server TLS settings")
     }
 

@@ -122,12 +122,19 @@ impl Chunks {
 
 // ---------------------------------------------------------------- the peer
 
-/// Python 3 client: connects to `tcp HOST PORT` or `unix PATH`, sends each
-/// hex-encoded piece as its own `send` (with a short pause so the server
-/// reads them apart), half-closes, and prints all it receives until EOF.
+/// Python 3 client: connects to `tcp HOST PORT` or `unix PATH` (`tls CA
+/// HOST PORT`, `tlsunix CA PATH`: the same, then TLS verifying `localhost`
+/// against the CA), sends each hex-encoded piece as its own `send` (with a
+/// short pause so the server reads them apart), half-closes, and prints all
+/// it receives until EOF.
 const PEER: &str = r#"
-import socket, sys, time
+import socket, ssl, sys, time
 kind = sys.argv[1]
+ca = None
+if kind.startswith("tls"):
+    ca = sys.argv[2]
+    del sys.argv[2]
+    kind = kind[3:] or "tcp"
 if kind == "tcp":
     s = socket.create_connection((sys.argv[2], int(sys.argv[3])), timeout=5)
     pieces = sys.argv[4:]
@@ -137,10 +144,15 @@ else:
     name = sys.argv[2]
     s.connect("\0" + name[1:] if name.startswith("@") else name)
     pieces = sys.argv[3:]
+if ca:
+    s = ssl.create_default_context(cafile=ca).wrap_socket(s, server_hostname="localhost")
 for p in pieces:
     s.sendall(bytes.fromhex(p))
     time.sleep(0.02)
-s.shutdown(socket.SHUT_WR)
+# The TCP half-close itself: an SSLSocket's own shutdown() would drop TLS
+# for the reads that follow (the server sees an end without close_notify,
+# and delivers what came before it just the same).
+socket.socket.shutdown(s, socket.SHUT_WR)
 data = b""
 while True:
     chunk = s.recv(65536)
@@ -156,6 +168,9 @@ enum Over {
     Tcp,
     Unix,
     Abstract,
+    /// TLS over TCP, and over a Unix socket.
+    Tls,
+    TlsUnix,
 }
 
 /// Runs channel `C` over `over`, sends `pieces` (each its own write) from
@@ -166,24 +181,40 @@ where
 {
     let dir = TempDir::new("framing");
     let listen = match over {
-        Over::Tcp => "127.0.0.1:0".to_owned(),
-        Over::Unix => dir.path("s.sock").display().to_string(),
+        Over::Tcp | Over::Tls => "127.0.0.1:0".to_owned(),
+        Over::Unix | Over::TlsUnix => dir.path("s.sock").display().to_string(),
         Over::Abstract => format!(
             "@pants-test-{}-{}",
             std::process::id(),
             dir.0.file_name().and_then(|n| n.to_str()).unwrap_or("x")
         ),
     };
-    let bg =
-        util::spawn(move |e: &mut Engine<C>| Some(e.listen::<C>(listen.as_str()).expect("listen")));
+    let pki = crate::tls::pki();
+    let tls = matches!(over, Over::Tls | Over::TlsUnix).then(|| pki.server_tls());
+    let bg = util::spawn(move |e: &mut Engine<C>| {
+        Some(match tls {
+            Some(tls) => e.listen_tls::<C>(listen.as_str(), tls).expect("listen_tls"),
+            None => e.listen::<C>(listen.as_str()).expect("listen"),
+        })
+    });
     let local = bg.local();
+    let ca = pki.ca.display().to_string();
     let mut args: Vec<String> = match (&local, over) {
-        (addr, Over::Tcp) => {
+        (addr, Over::Tcp | Over::Tls) => {
             let ip = addr.as_ip().expect("an IP listener");
-            vec!["tcp".into(), ip.ip().to_string(), ip.port().to_string()]
+            let kind = if matches!(over, Over::Tls) {
+                "tls"
+            } else {
+                "tcp"
+            };
+            vec![kind.into(), ip.ip().to_string(), ip.port().to_string()]
         }
+        (addr, Over::TlsUnix) => vec!["tlsunix".into(), addr.to_string()],
         (addr, _) => vec!["unix".into(), addr.to_string()],
     };
+    if matches!(over, Over::Tls | Over::TlsUnix) {
+        args.insert(1, ca);
+    }
     args.extend(pieces.iter().map(|p| hex(p)));
     let out = python(PEER, &args);
     bg.stop();
@@ -204,7 +235,13 @@ fn same_everywhere<C>(pieces: &[&[u8]], want: &[u8])
 where
     C: Channel<App = C> + App + Default,
 {
-    for over in [Over::Tcp, Over::Unix, Over::Abstract] {
+    for over in [
+        Over::Tcp,
+        Over::Unix,
+        Over::Abstract,
+        Over::Tls,
+        Over::TlsUnix,
+    ] {
         let got = exchange::<C>(over, pieces);
         assert_eq!(
             util::show(&got),
@@ -215,7 +252,7 @@ where
 }
 
 #[test]
-fn every_framing_kind_over_tcp_and_unix() {
+fn every_framing_kind_over_tcp_unix_and_tls() {
     same_everywhere::<Lines>(
         &[b"one\r", b"\ntwo\r\n", b"a-line-over-16-bytes\r\nok\r\nend"],
         b"[one][two]<overflow>[ok][end]",
