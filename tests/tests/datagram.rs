@@ -25,9 +25,15 @@ impl Echo {
 
 /// An engine with an `Echo` bound on `addr`; its bound address.
 fn echo_on(addr: &str) -> (util::Bg<Echo>, Addr) {
+    echo_batching(addr, true)
+}
+
+/// [`echo_on`] with `recvmmsg`/`sendmmsg` batching on or off.
+fn echo_batching(addr: &str, batching: bool) -> (util::Bg<Echo>, Addr) {
     let addr = addr.to_owned();
     let (tx, rx) = std::sync::mpsc::channel();
     let bg = util::spawn(move |e: &mut Engine<Echo>| {
+        e.set_datagram_batching(batching);
         let id = e.bind::<Echo>(addr.as_str()).expect("bind");
         let _ = tx.send(e.datagram_addr(id).expect("bound"));
         None
@@ -120,10 +126,16 @@ print(got, wrong)
 
 #[test]
 fn ten_thousand_datagrams_from_fifty_senders_each_answered_to_its_sender() {
-    let (bg, local) = echo_on("127.0.0.1:0");
-    let out = python(MANY, &[local.to_string()]);
-    assert_eq!(String::from_utf8_lossy(&out), "10000 0\n");
-    bg.stop();
+    for batching in [true, false] {
+        let (bg, local) = echo_batching("127.0.0.1:0", batching);
+        let out = python(MANY, &[local.to_string()]);
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            "10000 0\n",
+            "batching {batching}"
+        );
+        bg.stop();
+    }
 }
 
 /// Joins a group on loopback and reports what it receives.

@@ -27,6 +27,9 @@ pub(crate) struct DatagramIo {
     pub(crate) dropped: u64,
     /// `close` was asked; the slot goes once the handler returns.
     pub(crate) closing: bool,
+    /// A batch of received datagrams is being handled: sends queue, to go
+    /// out together (`sendmmsg`) when the batch is done.
+    pub(crate) defer: bool,
 }
 
 impl DatagramIo {
@@ -68,6 +71,7 @@ impl<A> Core<A> {
             queued_bytes: 0,
             dropped: 0,
             closing: false,
+            defer: false,
         })));
         Ok((key, generation))
     }
@@ -91,7 +95,7 @@ impl<A> Core<A> {
                 limit,
             });
         }
-        if io.queue.is_empty() {
+        if io.queue.is_empty() && !io.defer {
             match io.sock.send_to(data, to) {
                 Ok(_) => return Ok(true),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
@@ -124,6 +128,29 @@ impl<A> Core<A> {
         let Some(io) = self.datagram_mut(key) else {
             return;
         };
+        while io.queue.len() > 1 && io.sock.batches() {
+            let batch: Vec<(&Option<Addr>, &[u8])> = io
+                .queue
+                .iter()
+                .take(crate::sys::datagram::BATCH)
+                .map(|(to, data)| (to, &**data))
+                .collect();
+            let sent = match io.sock.send_batch(&batch) {
+                Ok(sent) => sent,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                // One datagram refused (no route, say): the one-by-one
+                // path below drops it and goes on.
+                Err(_) => break,
+            };
+            for _ in 0..sent {
+                if let Some((_, data)) = io.queue.pop_front() {
+                    io.queued_bytes -= data.len();
+                }
+            }
+            if sent == 0 {
+                break;
+            }
+        }
         while let Some((to, data)) = io.queue.front() {
             match io.sock.send_to(data, to.as_ref()) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,

@@ -9,7 +9,7 @@ use crate::api::channel::{App, Channel, Event, Member};
 use crate::api::datagram::{DatagramId, target};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::sys::datagram::DatagramSock;
+use crate::sys::datagram::{BATCH, DatagramSock, RecvBatch};
 
 /// Datagrams received per readiness event before other channels get a turn.
 const DATAGRAM_BUDGET: usize = 64;
@@ -75,6 +75,13 @@ impl<A: App> Engine<A> {
         Some(result)
     }
 
+    /// Whether UDP sockets receive and send in batches (`recvmmsg` and
+    /// `sendmmsg`, up to 32 datagrams per system call; on by default).
+    /// Off, each datagram is one `recvfrom` and each reply one `sendto`.
+    pub fn set_datagram_batching(&mut self, on: bool) {
+        self.batch_datagrams = on;
+    }
+
     /// The address a datagram socket is bound to.
     pub fn datagram_addr(&self, id: DatagramId) -> Option<crate::Addr> {
         self.core
@@ -119,6 +126,11 @@ impl<A: App> Engine<A> {
     /// Receives until the socket is empty or the budget runs out; each
     /// datagram goes to the handler as it is, from the scratch buffer.
     pub(super) fn read_datagrams(&mut self, key: usize) {
+        let batches =
+            self.batch_datagrams && self.core.datagram(key).is_some_and(|io| io.sock.batches());
+        if batches {
+            return self.read_datagram_batches(key);
+        }
         for _ in 0..DATAGRAM_BUDGET {
             let Some(io) = self.core.datagram(key) else {
                 return;
@@ -148,6 +160,74 @@ impl<A: App> Engine<A> {
             self.settle();
         }
         if let Some(io) = self.core.datagram(key) {
+            let generation = io.generation;
+            self.core.resume.push((key, generation));
+        }
+    }
+
+    /// [`read_datagrams`](Self::read_datagrams) with `recvmmsg`: up to
+    /// [`BATCH`] datagrams per system call, each handed to the handler from
+    /// its own buffer; the replies they make queue and go out together
+    /// (`sendmmsg`) when the batch is done.
+    fn read_datagram_batches(&mut self, key: usize) {
+        let mut batch = self
+            .datagram_batch
+            .take()
+            .unwrap_or_else(|| Box::new(RecvBatch::new()));
+        let mut meta: Vec<(usize, crate::Addr)> = Vec::with_capacity(BATCH);
+        let mut drained = false;
+        for _ in 0..DATAGRAM_BUDGET.div_ceil(BATCH) {
+            let Some(io) = self.core.datagram(key) else {
+                break;
+            };
+            if io.closing {
+                drained = true;
+                break;
+            }
+            match io.sock.recv_batch(&mut batch, &mut meta) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    drained = true;
+                    break;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    log::debug!("datagram socket #{key}: {e}");
+                    continue;
+                }
+            }
+            if let Some(io) = self.core.datagram_mut(key) {
+                io.defer = true;
+            }
+            for (i, (n, from)) in meta.iter().enumerate() {
+                let Some(app) = self.users.get_mut(key).and_then(Option::as_mut) else {
+                    break;
+                };
+                if self.core.datagram(key).is_none_or(|io| io.closing) {
+                    break;
+                }
+                let core = &mut self.core;
+                let event = Event::Datagram {
+                    from,
+                    data: &batch.bufs[i][..*n],
+                };
+                if catch_unwind(AssertUnwindSafe(|| app.__pants_event(core, key, event))).is_err() {
+                    log::error!("a datagram handler of #{key} panicked; the socket stays open");
+                }
+            }
+            if let Some(io) = self.core.datagram_mut(key) {
+                io.defer = false;
+            }
+            self.core.flush_datagrams(key);
+            self.settle();
+            if meta.len() < BATCH {
+                // A short batch emptied the socket.
+                drained = true;
+                break;
+            }
+        }
+        self.datagram_batch = Some(batch);
+        if !drained && let Some(io) = self.core.datagram(key) {
             let generation = io.generation;
             self.core.resume.push((key, generation));
         }

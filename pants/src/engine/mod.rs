@@ -91,6 +91,10 @@ pub struct Engine<A> {
     /// Values of closed streams kept for [`Engine::run_until_closed`].
     kept: Vec<(usize, u32, A)>,
     scratch: Box<[u8]>,
+    /// Buffers for batched datagram receives (made on first use), and
+    /// whether batching is on.
+    datagram_batch: Option<Box<crate::sys::datagram::RecvBatch>>,
+    batch_datagrams: bool,
     events: Events,
     shared: Arc<Shared<A>>,
     signals: Option<mio::net::UnixStream>,
@@ -129,6 +133,8 @@ impl<A: App> Engine<A> {
             users: Vec::new(),
             kept: Vec::new(),
             scratch: vec![0; READ_CHUNK].into_boxed_slice(),
+            datagram_batch: None,
+            batch_datagrams: true,
             events: Events::with_capacity(1024),
             shared: Arc::new(Shared {
                 waker,

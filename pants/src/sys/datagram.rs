@@ -214,3 +214,111 @@ fn bind_unix(name: &UnixAddr) -> Result<(DatagramSock, Addr)> {
     };
     Ok((DatagramSock::Unix(sock, file), addr))
 }
+
+/// Datagrams received or sent per system call when batching (`recvmmsg`,
+/// `sendmmsg`).
+pub(crate) const BATCH: usize = 32;
+
+/// Buffers for one batched receive: a whole UDP payload each.
+pub(crate) struct RecvBatch {
+    headers: nix::sys::socket::MultiHeaders<nix::sys::socket::SockaddrStorage>,
+    pub(crate) bufs: Vec<Box<[u8]>>,
+}
+
+impl RecvBatch {
+    pub(crate) fn new() -> Self {
+        Self {
+            headers: nix::sys::socket::MultiHeaders::preallocate(BATCH, None),
+            bufs: (0..BATCH)
+                .map(|_| vec![0u8; 64 * 1024].into_boxed_slice())
+                .collect(),
+        }
+    }
+}
+
+fn socket_addr(from: &nix::sys::socket::SockaddrStorage) -> Option<SocketAddr> {
+    if let Some(v4) = from.as_sockaddr_in() {
+        return Some(SocketAddr::from(std::net::SocketAddrV4::from(*v4)));
+    }
+    from.as_sockaddr_in6()
+        .map(|v6| SocketAddr::from(std::net::SocketAddrV6::from(*v6)))
+}
+
+impl DatagramSock {
+    /// Whether this socket receives and sends in batches (UDP).
+    pub(crate) fn batches(&self) -> bool {
+        matches!(self, Self::Udp(_))
+    }
+
+    /// Receives up to [`BATCH`] datagrams with one `recvmmsg`: their
+    /// lengths and senders go to `out` (the bytes stay in `batch.bufs`, in
+    /// order). `WouldBlock` when there is none.
+    pub(crate) fn recv_batch(
+        &self,
+        batch: &mut RecvBatch,
+        out: &mut Vec<(usize, Addr)>,
+    ) -> io::Result<()> {
+        use std::os::fd::AsRawFd;
+        out.clear();
+        let Self::Udp(sock) = self else {
+            return Err(io::ErrorKind::Unsupported.into());
+        };
+        let RecvBatch { headers, bufs } = batch;
+        let mut iovs: Vec<[io::IoSliceMut<'_>; 1]> =
+            bufs.iter_mut().map(|b| [io::IoSliceMut::new(b)]).collect();
+        let msgs = nix::sys::socket::recvmmsg(
+            sock.as_raw_fd(),
+            headers,
+            iovs.iter_mut(),
+            nix::sys::socket::MsgFlags::MSG_DONTWAIT,
+            None,
+        )?;
+        for msg in msgs {
+            let from = msg.address.as_ref().and_then(socket_addr).map_or_else(
+                || Addr::Ip(SocketAddr::from(([0, 0, 0, 0], 0))),
+                |a| Addr::Ip(canonical(a)),
+            );
+            out.push((msg.bytes, from));
+        }
+        Ok(())
+    }
+
+    /// Sends queued datagrams with one `sendmmsg` (at most [`BATCH`]);
+    /// how many the socket took. `WouldBlock` when it took none.
+    pub(crate) fn send_batch(&self, queue: &[(&Option<Addr>, &[u8])]) -> io::Result<usize> {
+        use nix::sys::socket::{ControlMessage, MsgFlags, SockaddrStorage};
+        use std::os::fd::AsRawFd;
+        let Self::Udp(sock) = self else {
+            return Err(io::ErrorKind::Unsupported.into());
+        };
+        let n = queue.len().min(BATCH);
+        let slices: Vec<[io::IoSlice<'_>; 1]> = queue[..n]
+            .iter()
+            .map(|(_, data)| [io::IoSlice::new(data)])
+            .collect();
+        let mut addrs: Vec<Option<SockaddrStorage>> = Vec::with_capacity(n);
+        for (to, _) in &queue[..n] {
+            addrs.push(match to {
+                None => None,
+                Some(Addr::Ip(to)) => Some(SockaddrStorage::from(self.ip_target(*to))),
+                Some(other) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        format!("{other} is not an address this socket can send to"),
+                    ));
+                }
+            });
+        }
+        let mut headers = nix::sys::socket::MultiHeaders::<SockaddrStorage>::preallocate(n, None);
+        let cmsgs: [ControlMessage<'_>; 0] = [];
+        let sent = nix::sys::socket::sendmmsg(
+            sock.as_raw_fd(),
+            &mut headers,
+            slices.iter(),
+            &addrs,
+            cmsgs,
+            MsgFlags::MSG_DONTWAIT,
+        )?;
+        Ok(sent.count())
+    }
+}
