@@ -5,9 +5,9 @@
 //! loadgen MODE ADDR [-c CONNS] [-s SIZE] [-p DEPTH] [-d SECS] [-w SECS]
 //!         [--connect-par K] [--watch-pid PID] [-n MSGS] [--expect BYTES]
 //!         [--tls --ca CA_PEM [--sni NAME]]
-//! MODE: echo | lines | idle | drain | handshake
+//! MODE: echo | lines | idle | drain | handshake | udp
 //! ADDR: HOST:PORT, or a Unix stream socket: unix:PATH (or a path starting
-//!       with / or ./)
+//!       with / or ./); udp: HOST:PORT only
 //! ```
 //!
 //! `--tls` (echo, lines, idle, handshake; TCP only): every connection does a
@@ -17,7 +17,7 @@
 //! resumption is off: every handshake is a full one. The handshake is part
 //! of connecting, before any timed window.
 //!
-//! `-n MSGS` (echo, lines): instead of a timed run, exchange exactly MSGS
+//! `-n MSGS` (echo, lines, udp): instead of a timed run, exchange exactly MSGS
 //! messages in total (spread evenly over the connections, no warm-up) and
 //! exit; used to count a server's system calls per message under `strace`.
 //!
@@ -49,6 +49,13 @@
 //!   to EOF) and, with --watch-pid, `srv_cpu_secs srv_s_per_gib` (the
 //!   watched process's CPU seconds over the downloads, and per GiB sent).
 //!   `-s -p -d -w -n` are ignored.
+//! * `udp` — UDP echo: CONNS client sockets (tokio `UdpSocket`s connected to
+//!   the server), each keeping DEPTH datagrams of SIZE bytes (8 to 65,507)
+//!   in flight; each reply is checked (a counter in the first 8 bytes, a
+//!   pattern after it) and answered with the next datagram. A datagram
+//!   without a reply for 200 ms is counted `lost` and sent again (new
+//!   counter), so loss cannot stall a socket; a reply that still arrives
+//!   for it is counted `late`. Extra fields: `lost late msgs`. See `udp.rs`.
 //!
 //! Every byte that comes back is compared with what was sent: each connection
 //! sends a periodic pseudo-random byte stream (period > 2*DEPTH messages, one of
@@ -89,6 +96,8 @@ use tokio::task::LocalSet;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
+mod udp;
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
     Echo,
@@ -96,6 +105,7 @@ enum Mode {
     Idle,
     Drain,
     Handshake,
+    Udp,
 }
 
 impl Mode {
@@ -106,6 +116,7 @@ impl Mode {
             Mode::Idle => "idle",
             Mode::Drain => "drain",
             Mode::Handshake => "handshake",
+            Mode::Udp => "udp",
         }
     }
 }
@@ -243,10 +254,11 @@ fn usage() -> ! {
         "usage: loadgen MODE ADDR [-c CONNS] [-s SIZE] [-p DEPTH] [-d SECS] [-w SECS]\n\
          \x20              [--connect-par K] [--watch-pid PID] [-n MSGS] [--expect BYTES]\n\
          \x20              [--tls --ca CA_PEM [--sni NAME]]\n\
-         MODE: echo | lines | idle | drain | handshake   (defaults: -c 1 -s 64 -p 1 -d 5 -w 1 --connect-par 64)\n\
+         MODE: echo | lines | idle | drain | handshake | udp   (defaults: -c 1 -s 64 -p 1 -d 5 -w 1 --connect-par 64)\n\
          ADDR: HOST:PORT, or unix:PATH (or a path starting with / or ./)\n\
          drain: CONNS downloads one after the other, each read to EOF; --expect BYTES is required\n\
          handshake: CONNS workers, each: connect, (TLS handshake,) one SIZE-byte echo, close; repeated\n\
+         udp: CONNS sockets, each DEPTH datagrams of SIZE (8..65507) bytes in flight; HOST:PORT only\n\
          --tls: TLS over TCP (not drain), trusting only --ca, verifying --sni (default localhost)"
     );
     std::process::exit(2)
@@ -260,6 +272,7 @@ fn parse_args() -> Args {
         Some("idle") => Mode::Idle,
         Some("drain") => Mode::Drain,
         Some("handshake") => Mode::Handshake,
+        Some("udp") => Mode::Udp,
         _ => usage(),
     };
     let addr_s = it.next().unwrap_or_else(|| usage());
@@ -321,6 +334,10 @@ fn parse_args() -> Args {
     }
     if a.mode == Mode::Handshake && a.size == 0 {
         eprintln!("loadgen: handshake needs size >= 1");
+        std::process::exit(2)
+    }
+    if a.mode == Mode::Udp && (a.size < 8 || a.size > udp::MAX_UDP || a.tls || matches!(a.addr, Target::Unix(_))) {
+        eprintln!("loadgen: udp needs 8 <= size <= {}, a HOST:PORT address, and no --tls", udp::MAX_UDP);
         std::process::exit(2)
     }
     if a.tls && (a.ca.is_none() || a.mode == Mode::Drain || matches!(a.addr, Target::Unix(_))) {
@@ -834,6 +851,9 @@ async fn handshakes(a: &Args, tls: Option<Rc<TlsCtx>>) -> String {
 async fn run(a: Args) -> String {
     if a.mode == Mode::Drain {
         return drain(&a).await;
+    }
+    if a.mode == Mode::Udp {
+        return udp::run(&a).await;
     }
     let tls = a.tls.then(|| Rc::new(TlsCtx::new(a.ca.as_deref().unwrap_or_default(), &a.sni)));
     if a.mode == Mode::Handshake {
