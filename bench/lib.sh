@@ -15,16 +15,21 @@ port_of() {
     echo "$w"
 }
 
-listening() { # PORT | unix:PATH | /PATH
+listening() { # PORT | unix:PATH | /PATH; with NET=udp a PORT is a bound UDP socket
     case $1 in
         unix:*) [ -n "$(ss -Hxl src "${1#unix:}" 2>/dev/null)" ] ;;
         /*) [ -n "$(ss -Hxl src "$1" 2>/dev/null)" ] ;;
-        *) [ -n "$(ss -Hltn "sport = :$1" 2>/dev/null)" ] ;;
+        *) if [ "${NET:-tcp}" = udp ]; then
+               [ -n "$(ss -Hlun "sport = :$1" 2>/dev/null)" ]
+           else
+               [ -n "$(ss -Hltn "sport = :$1" 2>/dev/null)" ]
+           fi ;;
     esac
 }
 
 # start_server CMD CPU LOG: start CMD pinned to CPU, wait until its port (or
-# Unix socket path: a last word unix:PATH) listens; sets SRV_PID. Fails if
+# Unix socket path: a last word unix:PATH) listens (with NET=udp: until a UDP
+# socket is bound on the port); sets SRV_PID. Fails if
 # the port or path is already taken by a listener or CMD dies. A stale socket
 # file is the server's to replace.
 start_server() {

@@ -7,11 +7,12 @@
 #   bench/run.sh --quick          # smoke run (~3 min); results in bench/target/quick/
 #   bench/run.sh --only "echo lines" -k 3 -d 2
 #   bench/run.sh --only "tls handshake tlsmem" -k 1 -d 1
+#   bench/run.sh --only udp -k 1 -d 1
 #
 # Options:
 #   --quick           short runs, fewer echo shapes (K=1 D=1 W=0.5)
 #   --only PARTS      any of: echo unix sendfile lines memory tls handshake tlsmem
-#                     timers syscalls multi framing timeouts
+#                     udp timers syscalls multi framing timeouts
 #   -k ROUNDS         rounds per comparison (default 5)
 #   -d SECS           measured seconds per run (default 3; warm-up W=1)
 #   --out DIR         where results go (default bench/results, quick: bench/target/quick)
@@ -22,8 +23,9 @@
 # SFDOWNLOADS (downloads per sendfile run, 3), MEMCONNS (10000), BIGCONNS
 # ("15000 19900"), SYSMSGS (200000), TLS_CONFIGS (the tls part's shapes,
 # "64:4096:16 64:64:1"), HSCONNS (concurrent handshake workers, 32),
-# TLSMEMCONNS (5000), PANTS_ROOT (the checkout whose examples are measured;
-# default: this one).
+# TLSMEMCONNS (5000), UDP_CONFIGS (the udp part's shapes "sockets:size:depth …",
+# default "1:64:1 64:64:1 1:1400:1 64:1400:1 64:64:8"), PANTS_ROOT (the
+# checkout whose examples are measured; default: this one).
 # Outputs: results.tsv (one row per run), results.md (tables, ratios,
 # targets), chart.svg, env.txt. Per-run logs: bench/target/raw/.
 set -euo pipefail
@@ -37,7 +39,7 @@ LOADGEN=$BIN/loadgen
 SERVER_CPU=${SERVER_CPU:-0}
 LOADGEN_CPU=${LOADGEN_CPU:-1}
 K=5 D=3 W=1
-ONLY="echo unix sendfile lines memory tls handshake tlsmem timers syscalls multi framing"
+ONLY="echo unix sendfile lines memory tls handshake tlsmem udp timers syscalls multi framing"
 OUT=
 QUICK=0
 BUILD=1
@@ -51,9 +53,10 @@ SFDOWNLOADS=${SFDOWNLOADS:-3}
 TLS_CONFIGS=${TLS_CONFIGS:-"64:4096:16 64:64:1"}
 HSCONNS=${HSCONNS:-32}
 TLSMEMCONNS=${TLSMEMCONNS:-5000}
+UDP_CONFIGS=${UDP_CONFIGS:-"1:64:1 64:64:1 1:1400:1 64:1400:1 64:64:8"}
 
 usage() {
-    sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 while [ $# -gt 0 ]; do
@@ -72,6 +75,7 @@ if [ $QUICK = 1 ]; then
     K=1 D=1 W=0.5
     CONFIGS=${QUICK_CONFIGS:-"64:64:1 64:4096:16"}
     UNIX_CONFIGS=${QUICK_UNIX_CONFIGS:-"64:64:1 1:64:1"}
+    UDP_CONFIGS=${QUICK_UDP_CONFIGS:-"64:64:1 64:1400:1"}
     SFDOWNLOADS=1
     BIGCONNS=15000
     SYSMSGS=20000
@@ -85,13 +89,14 @@ mkdir -p "$BIN" "$RAW" "$OUT"
 build() {
     echo "== build: bench workspace (loadgen, tokio/mio peers, timers)" >&2
     CARGO_TARGET_DIR=$T/cargo cargo build --release --locked --manifest-path "$HERE/Cargo.toml"
-    for b in loadgen tokio-echo tokio-echo-mt tokio-lines mio-echo tokio-rustls-echo timers; do
+    for b in loadgen tokio-echo tokio-echo-mt tokio-lines mio-echo tokio-rustls-echo tokio-udp-echo timers; do
         install -m 755 "$T/cargo/release/$b" "$BIN/$b"
     done
     echo "== build: C epoll servers" >&2
     ${CC:-gcc} -O2 -Wall -Wextra -o "$BIN/c-epoll-echo" "$HERE/servers/c/epoll-echo.c"
     ${CC:-gcc} -O2 -Wall -Wextra -o "$BIN/c-epoll-lines" "$HERE/servers/c/epoll-lines.c"
     ${CC:-gcc} -O2 -Wall -Wextra -o "$BIN/c-sendfile" "$HERE/servers/c/sendfile-server.c"
+    ${CC:-gcc} -O2 -Wall -Wextra -o "$BIN/c-epoll-udp-echo" "$HERE/servers/c/epoll-udp-echo.c"
     echo "== build: pants examples ($ROOT)" >&2
     (cd "$ROOT" && cargo build --release --locked -p pants-examples --examples)
     install -m 755 "$ROOT/target/release/examples/echo" "$BIN/pants-echo"
@@ -108,6 +113,13 @@ build() {
         install -m 755 "$ROOT/target/release/examples/tls_echo" "$BIN/pants-tls-echo-bin"
         printf '#!/bin/sh\nexec "%s" "127.0.0.1:$3" "$1" "$2"\n' "$BIN/pants-tls-echo-bin" >"$BIN/pants-tls-echo"
         chmod 755 "$BIN/pants-tls-echo"
+    fi
+    # udp_echo takes [ADDR]; the suite passes PORT.
+    rm -f "$BIN/pants-udp-echo"
+    if [ -f "$ROOT/target/release/examples/udp_echo" ]; then
+        install -m 755 "$ROOT/target/release/examples/udp_echo" "$BIN/pants-udp-echo-bin"
+        printf '#!/bin/sh\nexec "%s" "127.0.0.1:$1"\n' "$BIN/pants-udp-echo-bin" >"$BIN/pants-udp-echo"
+        chmod 755 "$BIN/pants-udp-echo"
     fi
     for n in 1 2; do # multi_echo takes [ADDR] [THREADS]; the suite wants the port last
         printf '#!/bin/sh\nexec "%s" "$1" %s\n' "$BIN/pants-multi" "$n" >"$BIN/pants-multi-$n"
@@ -210,7 +222,8 @@ cat "$OUT/env.txt"
 # run_set PART CELL MODE "LOADGEN ARGS" SERVER... : K rounds, each server once
 # per round in the order given; one results.tsv row per run. Servers take
 # the port as their last argument, or with NET=unix the socket unix:PATH;
-# SRV_ARGS (if set) goes before it (send_file's FILE).
+# SRV_ARGS (if set) goes before it (send_file's FILE). With NET=udp the
+# servers bind a UDP socket on the port (start_server waits for it).
 SOCKDIR=$T/sock
 run_set() {
     local part=$1 cell=$2 mode=$3 args=$4 r i s port line
@@ -232,7 +245,7 @@ run_set() {
                 SRV_PID=
             fi
             echo "part=$part cell=$cell server=$s round=$r $line" >>"$TSV"
-            printf '   r%d %-16s %s\n' "$r" "$s" "$(grep -o 'msgs_per_s=[^ ]*\|p99_us=[^ ]*\|errors=[^ ]*\|srv_ns_per_msg=[^ ]*\|srv_cpu_pct=[^ ]*\|gb_per_s=[^ ]*\|srv_s_per_gib=[^ ]*\|truncated=[^ ]*' <<<"$line" | tr '\n' ' ')"
+            printf '   r%d %-16s %s\n' "$r" "$s" "$(grep -o 'msgs_per_s=[^ ]*\|p99_us=[^ ]*\|errors=[^ ]*\|lost=[^ ]*\|srv_ns_per_msg=[^ ]*\|srv_cpu_pct=[^ ]*\|gb_per_s=[^ ]*\|srv_s_per_gib=[^ ]*\|truncated=[^ ]*' <<<"$line" | tr '\n' ' ')"
         done
     done
 }
@@ -295,7 +308,7 @@ sys_one() {
         SRV_PID=
         counts+=("$RAW/strace-$s-$cell-$n.txt")
     done
-    line="part=syscalls server=$s cell=$cell $(grep -o 'conns=[^ ]*\|depth=[^ ]*\|errors=[^ ]*' <<<"$line" | tr '\n' ' ')msgs=$SYSMSGS $(python3 "$HERE/report.py" --strace "${counts[@]}")"
+    line="part=syscalls server=$s cell=$cell $(grep -o 'mode=[^ ]*\|conns=[^ ]*\|depth=[^ ]*\|errors=[^ ]*' <<<"$line" | tr '\n' ' ')msgs=$SYSMSGS $(python3 "$HERE/report.py" --strace "${counts[@]}")"
     echo "   $line"
     echo "$line" >>"$TSV"
 }
@@ -358,6 +371,16 @@ for part in $ONLY; do
             MEMPART=tlsmem SRV_ARGS="$TLS_CERT $TLS_KEY" LG_EXTRA="$TLS_LG -s 64" mem_one "$s" "$TLSMEMCONNS"
         done
         ;;
+    udp)
+        # UDP echo: pants udp_echo against a tokio current_thread UdpSocket
+        # loop and a C epoll + recvmmsg/sendmmsg (batches of 32) server;
+        # loadgen udp: N connected client sockets, DEPTH datagrams each in
+        # flight, every reply checked, a datagram lost after 200 ms re-sent.
+        for cfg in $UDP_CONFIGS; do
+            IFS=: read -r c s p <<<"$cfg"
+            NET=udp run_set udp "$(cell_of "$cfg")" udp "-c $c -s $s -p $p" pants-udp-echo tokio-udp-echo c-epoll-udp-echo
+        done
+        ;;
     lines)
         run_set lines c64_s64_p16 lines "-c 64 -s 64 -p 16" pants-lines c-epoll-lines tokio-lines pants-py2-lines
         ;;
@@ -378,6 +401,9 @@ for part in $ONLY; do
         sys_one c-epoll-echo c64_s64_p1 echo "-c 64 -s 64 -p 1"
         sys_one pants-lines c64_s64_p16 lines "-c 64 -s 64 -p 16"
         sys_one c-epoll-lines c64_s64_p16 lines "-c 64 -s 64 -p 16"
+        for s in pants-udp-echo tokio-udp-echo c-epoll-udp-echo; do
+            NET=udp sys_one "$s" c64_s64_p1 udp "-c 64 -s 64 -p 1"
+        done
         ;;
     timeouts)
         # What an idle timeout costs a busy server: every read moves the
