@@ -20,7 +20,9 @@ pub const MAX_UDP_V6: usize = 65_527;
 /// A datagram socket.
 #[derive(Debug)]
 pub(crate) enum DatagramSock {
-    Udp(UdpSocket),
+    /// A UDP socket, and whether it is IPv6 (known at bind: sends ask it
+    /// per datagram, and a system call for it would double their cost).
+    Udp(UdpSocket, bool),
     /// A Unix datagram socket, with the socket file it made (removed when
     /// the socket goes).
     Unix(
@@ -49,7 +51,7 @@ impl DatagramSock {
             match bind_udp(candidate) {
                 Ok(sock) => {
                     let local = sock.local_addr()?;
-                    return Ok((Self::Udp(sock), Addr::Ip(local)));
+                    return Ok((Self::Udp(sock, local.is_ipv6()), Addr::Ip(local)));
                 }
                 Err(source) => {
                     first.get_or_insert(Error::Listen {
@@ -69,7 +71,7 @@ impl DatagramSock {
     pub(crate) fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, Addr)> {
         loop {
             let got = match self {
-                Self::Udp(sock) => sock
+                Self::Udp(sock, _) => sock
                     .recv_from(buf)
                     .map(|(n, from)| (n, Addr::Ip(canonical(from)))),
                 Self::Unix(sock, _) => sock
@@ -87,8 +89,8 @@ impl DatagramSock {
     pub(crate) fn send_to(&self, data: &[u8], to: Option<&Addr>) -> io::Result<usize> {
         loop {
             let sent = match (self, to) {
-                (Self::Udp(sock), None) => sock.send(data),
-                (Self::Udp(sock), Some(Addr::Ip(to))) => sock.send_to(data, self.ip_target(*to)),
+                (Self::Udp(sock, _), None) => sock.send(data),
+                (Self::Udp(sock, _), Some(Addr::Ip(to))) => sock.send_to(data, self.ip_target(*to)),
                 (Self::Unix(sock, _), None) => sock.send(data),
                 (Self::Unix(sock, _), Some(Addr::Unix(to))) => match &**to {
                     UnixAddr::Path(path) => sock.send_to(data, path),
@@ -106,7 +108,7 @@ impl DatagramSock {
                         "an unnamed Unix socket cannot be sent to",
                     )),
                 },
-                (Self::Udp(_) | Self::Unix(..), Some(to)) => Err(io::Error::new(
+                (Self::Udp(..) | Self::Unix(..), Some(to)) => Err(io::Error::new(
                     io::ErrorKind::InvalidInput,
                     format!("{to} is not an address this socket can send to"),
                 )),
@@ -121,8 +123,7 @@ impl DatagramSock {
     /// An IPv4 target as seen from a dual-stack IPv6 socket (`::ffff:a.b.c.d`).
     fn ip_target(&self, to: SocketAddr) -> SocketAddr {
         match (self, to) {
-            (Self::Udp(sock), SocketAddr::V4(v4))
-                if sock.local_addr().is_ok_and(|l| l.is_ipv6()) =>
+            (Self::Udp(_, true), SocketAddr::V4(v4)) =>
             {
                 SocketAddr::new(IpAddr::V6(v4.ip().to_ipv6_mapped()), v4.port())
             }
@@ -133,8 +134,8 @@ impl DatagramSock {
     /// The largest datagram this socket may send.
     pub(crate) fn max_datagram(&self) -> usize {
         match self {
-            Self::Udp(sock) if sock.local_addr().is_ok_and(|l| l.is_ipv6()) => MAX_UDP_V6,
-            Self::Udp(_) => MAX_UDP_V4,
+            Self::Udp(_, true) => MAX_UDP_V6,
+            Self::Udp(_, false) => MAX_UDP_V4,
             // The kernel's limit is the send buffer; this is what a
             // receiver's 64 KiB buffer takes whole.
             Self::Unix(..) => 64 * 1024,
@@ -144,7 +145,7 @@ impl DatagramSock {
     /// Sends and receives with one peer only (`send_to(.., None)`).
     pub(crate) fn connect(&self, to: &Addr) -> io::Result<()> {
         match (self, to) {
-            (Self::Udp(sock), Addr::Ip(to)) => sock.connect(self.ip_target(*to)),
+            (Self::Udp(sock, _), Addr::Ip(to)) => sock.connect(self.ip_target(*to)),
             (Self::Unix(sock, _), Addr::Unix(to)) => match &**to {
                 UnixAddr::Path(path) => sock.connect(path),
                 UnixAddr::Abstract(name) => {
@@ -162,7 +163,7 @@ impl DatagramSock {
 
     pub(crate) fn udp(&self) -> io::Result<&UdpSocket> {
         match self {
-            Self::Udp(sock) => Ok(sock),
+            Self::Udp(sock, _) => Ok(sock),
             Self::Unix(..) => Err(io::Error::new(
                 io::ErrorKind::Unsupported,
                 "a Unix datagram socket has no IP options",
@@ -173,14 +174,14 @@ impl DatagramSock {
     pub(crate) fn register(&mut self, registry: &Registry, token: Token) -> io::Result<()> {
         let interest = Interest::READABLE | Interest::WRITABLE;
         match self {
-            Self::Udp(sock) => registry.register(sock, token, interest),
+            Self::Udp(sock, _) => registry.register(sock, token, interest),
             Self::Unix(sock, _) => registry.register(sock, token, interest),
         }
     }
 
     pub(crate) fn deregister(&mut self, registry: &Registry) {
         let _ = match self {
-            Self::Udp(sock) => registry.deregister(sock),
+            Self::Udp(sock, _) => registry.deregister(sock),
             Self::Unix(sock, _) => registry.deregister(sock),
         };
     }
@@ -247,7 +248,7 @@ fn socket_addr(from: &nix::sys::socket::SockaddrStorage) -> Option<SocketAddr> {
 impl DatagramSock {
     /// Whether this socket receives and sends in batches (UDP).
     pub(crate) fn batches(&self) -> bool {
-        matches!(self, Self::Udp(_))
+        matches!(self, Self::Udp(..))
     }
 
     /// Receives up to [`BATCH`] datagrams with one `recvmmsg`: their
@@ -260,7 +261,7 @@ impl DatagramSock {
     ) -> io::Result<()> {
         use std::os::fd::AsRawFd;
         out.clear();
-        let Self::Udp(sock) = self else {
+        let Self::Udp(sock, _) = self else {
             return Err(io::ErrorKind::Unsupported.into());
         };
         let RecvBatch { headers, bufs } = batch;
@@ -288,7 +289,7 @@ impl DatagramSock {
     pub(crate) fn send_batch(&self, queue: &[(&Option<Addr>, &[u8])]) -> io::Result<usize> {
         use nix::sys::socket::{ControlMessage, MsgFlags, SockaddrStorage};
         use std::os::fd::AsRawFd;
-        let Self::Udp(sock) = self else {
+        let Self::Udp(sock, _) = self else {
             return Err(io::ErrorKind::Unsupported.into());
         };
         let n = queue.len().min(BATCH);
