@@ -123,8 +123,7 @@ impl DatagramSock {
     /// An IPv4 target as seen from a dual-stack IPv6 socket (`::ffff:a.b.c.d`).
     fn ip_target(&self, to: SocketAddr) -> SocketAddr {
         match (self, to) {
-            (Self::Udp(_, true), SocketAddr::V4(v4)) =>
-            {
+            (Self::Udp(_, true), SocketAddr::V4(v4)) => {
                 SocketAddr::new(IpAddr::V6(v4.ip().to_ipv6_mapped()), v4.port())
             }
             _ => to,
