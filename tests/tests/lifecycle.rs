@@ -509,3 +509,94 @@ fn accept_hook_can_refuse_and_a_panicking_hook_drops_only_that_peer() {
     expect_bytes(&mut c, b"third time");
     assert_eq!(server.call(|e| e.stream_count()), 1);
 }
+
+// ---------------------------------------------------------------------------
+// Connection limits.
+
+/// Waits until `n` connections wait, not accepted, in `server`'s backlog,
+/// then lets the engine run two more turns: a server at its limit leaves
+/// them there.
+fn backlog_holds(bg: &util::Bg<Greeter>, server: SocketAddr, n: u64) {
+    let deadline = Instant::now() + TIMEOUT;
+    while crate::timeouts::accept_queue(server) < n {
+        assert!(
+            Instant::now() < deadline,
+            "no connection reached the backlog"
+        );
+        thread::yield_now();
+    }
+    for _ in 0..2 {
+        bg.call(|_| ());
+    }
+    assert_eq!(
+        crate::timeouts::accept_queue(server),
+        n,
+        "a server at its limit accepted"
+    );
+}
+
+#[test]
+fn a_server_at_its_connection_limit_waits_for_a_close() {
+    let listen = format!("{}:0", util::own_loopback(21));
+    let server = util::spawn(move |e: &mut Engine<Greeter>| {
+        let options = pants::ListenOptions {
+            max_connections: Some(2),
+            ..pants::ListenOptions::default()
+        };
+        Some(
+            e.listen_with_options(listen.as_str(), options, |_| Some(Greeter))
+                .expect("listen"),
+        )
+    });
+    let addr = server.addr();
+    let mut first = connect(addr);
+    expect_bytes(&mut first, b"hi\r\n");
+    let mut second = connect(addr);
+    expect_bytes(&mut second, b"hi\r\n");
+    let mut third = connect(addr);
+    backlog_holds(&server, addr, 1);
+    assert_eq!(server.call(|e| e.stream_count()), 2);
+    // The others are served meanwhile.
+    send(&mut second, b"ping\r\n");
+    expect_bytes(&mut second, b"ping\r\n");
+    drop(first);
+    expect_bytes(&mut third, b"hi\r\n");
+    server.stop();
+}
+
+#[test]
+fn an_engine_at_its_connection_limit_stops_every_server() {
+    let (a_ip, b_ip) = (util::own_loopback(22), util::own_loopback(23));
+    let (b_tx, b_rx) = std::sync::mpsc::channel();
+    let server = util::spawn(move |e: &mut Engine<Greeter>| {
+        e.set_max_connections(Some(1));
+        let b = e
+            .listen_with(format!("{b_ip}:0").as_str(), |_| Some(Greeter))
+            .expect("listen b");
+        let _ = b_tx.send(
+            e.server(b)
+                .and_then(|s| s.local_addr())
+                .and_then(|a| a.as_ip())
+                .expect("b's address"),
+        );
+        Some(
+            e.listen_with(format!("{a_ip}:0").as_str(), |_| Some(Greeter))
+                .expect("listen a"),
+        )
+    });
+    let a = server.addr();
+    let b = b_rx.recv_timeout(TIMEOUT).expect("b's address");
+    let mut one = connect(a);
+    expect_bytes(&mut one, b"hi\r\n");
+    // The engine is full: the other server waits too.
+    let mut two = connect(b);
+    backlog_holds(&server, b, 1);
+    drop(one);
+    expect_bytes(&mut two, b"hi\r\n");
+    // Full again; lifting the limit lets the next one in.
+    let mut three = connect(a);
+    backlog_holds(&server, a, 1);
+    server.call(|e| e.set_max_connections(None));
+    expect_bytes(&mut three, b"hi\r\n");
+    server.stop();
+}

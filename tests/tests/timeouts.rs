@@ -181,7 +181,7 @@ fn all_read(server: SocketAddr) -> bool {
 }
 
 /// The length of the accept queue of the listener at `server`.
-fn accept_queue(server: SocketAddr) -> u64 {
+pub(crate) fn accept_queue(server: SocketAddr) -> u64 {
     let server = v4(server);
     tcp_table()
         .iter()

@@ -27,6 +27,12 @@ pub(crate) struct ServerIo<A> {
     pub(crate) exhausted: bool,
     /// A TLS server: every accepted connection starts a handshake.
     pub(crate) tls: Option<Box<crate::tls::ServerTls>>,
+    /// The most connections kept open at once (`u32::MAX`: no limit; a
+    /// `u32` fits the slot's padding, an `Option<usize>` grew every slot).
+    pub(crate) max_connections: u32,
+    /// Accepting stopped at a connection limit (this server's or the
+    /// engine's); a close resumes it.
+    pub(crate) at_limit: bool,
 }
 
 impl<A> Core<A> {
@@ -47,6 +53,10 @@ impl<A> Core<A> {
             return Vec::new();
         };
         let conns = std::mem::take(&mut srv.conns);
+        if srv.at_limit {
+            srv.at_limit = false;
+            self.limited -= 1;
+        }
         listener.deregister(self.poll.registry());
         for &conn in &conns {
             if let Some(io) = self.stream_mut(conn as usize) {
@@ -72,6 +82,34 @@ impl<A> Core<A> {
         };
         if let Some(moved) = moved.and_then(|k| self.stream_mut(k as usize)) {
             moved.server_pos = pos as u32;
+        }
+        self.resume_limited(server as usize);
+    }
+
+    /// A connection of `server` went (or any, for the engine's limit):
+    /// servers that stopped at a limit accept again.
+    pub(crate) fn resume_limited(&mut self, server: usize) {
+        if self.limited == 0 {
+            return;
+        }
+        let keys: Vec<usize> = if self.max_streams.is_some() || server == usize::MAX {
+            self.slots
+                .iter()
+                .filter(|(_, s)| matches!(s, Slot::Server(srv) if srv.at_limit))
+                .map(|(k, _)| k)
+                .collect()
+        } else {
+            vec![server]
+        };
+        for key in keys {
+            if let Some(srv) = self.server_mut(key)
+                && srv.at_limit
+            {
+                srv.at_limit = false;
+                let generation = srv.generation;
+                self.limited -= 1;
+                self.resume.push((key, generation));
+            }
         }
     }
 }

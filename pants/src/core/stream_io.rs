@@ -308,6 +308,7 @@ impl<A> Core<A> {
                 ..Extra::default()
             })
         });
+        self.streams += 1;
         entry.insert(Slot::Stream(StreamIo {
             sock,
             generation,
@@ -340,6 +341,10 @@ impl<A> Core<A> {
         let Some(Slot::Stream(mut io)) = self.slots.try_remove(key) else {
             return;
         };
+        self.streams -= 1;
+        if self.max_streams.is_some() {
+            self.resume_limited(io.server as usize);
+        }
         io.sock.deregister(self.poll.registry());
         if let Some((timer, _)) = io.extra.as_ref().and_then(|e| e.armed) {
             self.timers.cancel(timer);

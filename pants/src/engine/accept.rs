@@ -25,12 +25,34 @@ impl<A: App> Engine<A> {
             let Some(srv) = self.core.server_mut(key) else {
                 return;
             };
+            if srv.listener.is_none() || srv.paused {
+                return;
+            }
+            let full = srv.conns.len() >= srv.max_connections as usize
+                || self
+                    .core
+                    .max_streams
+                    .is_some_and(|max| self.core.streams >= max);
+            if full {
+                // New connections wait in the kernel's backlog until a
+                // close makes room (`Core::resume_limited`).
+                let srv = self.core.server_mut(key).expect("checked above");
+                if !srv.at_limit {
+                    srv.at_limit = true;
+                    log::info!(
+                        "{}: at the connection limit; accepting again when one closes",
+                        srv.local
+                    );
+                    self.core.limited += 1;
+                }
+                return;
+            }
+            let Some(srv) = self.core.server_mut(key) else {
+                return;
+            };
             let Some(listener) = &srv.listener else {
                 return;
             };
-            if srv.paused {
-                return;
-            }
             let (sock, peer) = match listener.accept() {
                 Ok(accepted) => accepted,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,

@@ -223,6 +223,10 @@ impl<A: App> Engine<A> {
             paused: false,
             exhausted: false,
             tls,
+            max_connections: options
+                .max_connections
+                .map_or(u32::MAX, |max| u32::try_from(max).unwrap_or(u32::MAX)),
+            at_limit: false,
         }));
         Ok(ServerId {
             key: key as u32,
@@ -395,6 +399,19 @@ impl<A: App> Engine<A> {
         self.core.limits = limits.normalized();
     }
 
+    /// The most streams this engine keeps open at once, accepted and
+    /// connected together (default: no limit). At the limit its servers
+    /// stop accepting (new connections wait in the kernel's backlog) until
+    /// a stream closes; connects from handlers are not refused. Per server:
+    /// [`ListenOptions::max_connections`].
+    pub fn set_max_connections(&mut self, max: Option<usize>) {
+        self.core.max_streams = max;
+        if max.is_none() {
+            // Lifting the limit resumes whoever stopped at it.
+            self.core.resume_limited(usize::MAX);
+        }
+    }
+
     /// A listening server, by id.
     pub fn server(&mut self, id: ServerId) -> Option<ServerRef<'_, A>> {
         self.core
@@ -472,11 +489,7 @@ impl<A: App> Engine<A> {
 
     /// Live streams (accepted and connected).
     pub fn stream_count(&self) -> usize {
-        self.core
-            .slots
-            .iter()
-            .filter(|(_, s)| matches!(s, Slot::Stream(_)))
-            .count()
+        self.core.streams
     }
 }
 

@@ -19,6 +19,11 @@ pub struct ListenOptions {
     /// Set `SO_REUSEPORT`, so several engines (one per core) can share the
     /// port and the kernel spreads connections among them (default false).
     pub reuse_port: bool,
+    /// The most connections this server keeps open at once (default: no
+    /// limit). At the limit it stops accepting: new connections wait in
+    /// the kernel's backlog (and past it are refused or time out, as the
+    /// kernel decides) until one of its connections closes.
+    pub max_connections: Option<usize>,
 }
 
 impl Default for ListenOptions {
@@ -26,6 +31,7 @@ impl Default for ListenOptions {
         Self {
             backlog: 1024,
             reuse_port: false,
+            max_connections: None,
         }
     }
 }
