@@ -27,18 +27,11 @@ pub(crate) fn take_flag(args: TokenStream) -> (bool, TokenStream) {
     let is_flag =
         |part: &Vec<TokenTree>| matches!(part.as_slice(), [TokenTree::Ident(i)] if i == "datagram");
     let found = parts.iter().any(is_flag);
-    if !found {
-        let rest = parts
-            .into_iter()
-            .filter(|p| !p.is_empty())
-            .map(|p| p.into_iter().collect::<TokenStream>());
-        return (false, join(rest));
-    }
     let rest = parts
         .into_iter()
         .filter(|p| !p.is_empty() && !is_flag(p))
         .map(|p| p.into_iter().collect::<TokenStream>());
-    (true, join(rest))
+    (found, join(rest))
 }
 
 fn join(parts: impl Iterator<Item = TokenStream>) -> TokenStream {

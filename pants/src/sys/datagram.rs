@@ -39,32 +39,11 @@ impl DatagramSock {
         if let Some(name) = addr.unix() {
             return bind_unix(&name?);
         }
-        let addrs = addr.resolve(true).map_err(|e| match e {
-            Error::Connect { addr, source } => Error::Address {
-                input: addr,
-                reason: source.to_string(),
-            },
-            other => other,
-        })?;
-        let mut first = None;
-        for candidate in addrs {
-            match bind_udp(candidate) {
-                Ok(sock) => {
-                    let local = sock.local_addr()?;
-                    return Ok((Self::Udp(sock, local.is_ipv6()), Addr::Ip(local)));
-                }
-                Err(source) => {
-                    first.get_or_insert(Error::Listen {
-                        addr: Addr::Ip(candidate),
-                        source,
-                    });
-                }
-            }
-        }
-        Err(first.unwrap_or_else(|| Error::Address {
-            input: addr.describe(),
-            reason: "no address".into(),
-        }))
+        crate::sys::net::bind_first(addr, |candidate| {
+            let sock = bind_udp(candidate)?;
+            let local = sock.local_addr()?;
+            Ok((Self::Udp(sock, local.is_ipv6()), Addr::Ip(local)))
+        })
     }
 
     /// Receives one datagram: its length and sender (`Interrupted` retried).

@@ -57,6 +57,20 @@ pub(crate) fn listen_any(addr: &impl IntoAddr, options: ListenOptions) -> Result
     if let Some(name) = addr.unix() {
         return crate::sys::listener::bind_unix(&name?);
     }
+    bind_first(addr, |candidate| {
+        let listener = bind_listener(candidate, options)?;
+        let local = listener.local_addr()?;
+        Ok((Listener::Tcp(listener), Addr::Ip(local)))
+    })
+}
+
+/// Resolves `addr` for binding and returns what `bind` makes of the first
+/// address it accepts; the error names the first failure (or the address,
+/// if it resolved to none).
+pub(crate) fn bind_first<T>(
+    addr: &impl IntoAddr,
+    mut bind: impl FnMut(SocketAddr) -> io::Result<T>,
+) -> Result<T> {
     let addrs = addr.resolve(true).map_err(|e| match e {
         Error::Connect { addr, source } => Error::Address {
             input: addr,
@@ -66,11 +80,8 @@ pub(crate) fn listen_any(addr: &impl IntoAddr, options: ListenOptions) -> Result
     })?;
     let mut first = None;
     for candidate in addrs {
-        match bind_listener(candidate, options) {
-            Ok(listener) => {
-                let local = listener.local_addr()?;
-                return Ok((Listener::Tcp(listener), Addr::Ip(local)));
-            }
+        match bind(candidate) {
+            Ok(bound) => return Ok(bound),
             Err(source) => {
                 first.get_or_insert(Error::Listen {
                     addr: Addr::Ip(candidate),
