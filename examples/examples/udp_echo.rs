@@ -30,8 +30,8 @@ fn main() {
         let mut engine = Engine::<UdpEcho>::new()?;
         let id = engine.bind::<UdpEcho>(addr.as_str())?;
         let local = engine.datagram_addr(id).ok_or(pants::Error::Closed)?;
-        println!("listening on {local}");
         engine.stop_on_signals()?;
+        println!("listening on {local}");
         engine.start()
     };
     if let Err(e) = run() {

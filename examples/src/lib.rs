@@ -98,9 +98,11 @@ where
             .server(server)
             .and_then(|s| s.local_addr())
             .ok_or(pants::Error::Closed)?;
+        // Signals first: once `listening on` is out, a SIGTERM is a
+        // graceful shutdown, never the default action.
+        engine.stop_on_signals()?;
         println!("listening on {local}");
         let _ = std::io::stdout().flush();
-        engine.stop_on_signals()?;
         engine.start()
     };
     if let Err(e) = run() {

@@ -27,9 +27,9 @@ use crate::util::{
     read_n, read_until_closed, send, show,
 };
 
-const KIB: usize = 1024;
-const MIB: usize = 1024 * KIB;
-const CHUNK: usize = 64 * KIB;
+pub(crate) const KIB: usize = 1024;
+pub(crate) const MIB: usize = 1024 * KIB;
+pub(crate) const CHUNK: usize = 64 * KIB;
 /// The period of the byte pattern every transfer here carries: a prime, so
 /// a chunk lost, doubled or reordered cannot line the pattern up again.
 const PERIOD: usize = 65_521;
@@ -51,13 +51,13 @@ fn pattern() -> &'static [u8] {
 }
 
 /// The `n <= CHUNK` pattern bytes at stream offset `at`.
-fn pattern_at(at: usize, n: usize) -> &'static [u8] {
+pub(crate) fn pattern_at(at: usize, n: usize) -> &'static [u8] {
     let off = at % PERIOD;
     &pattern()[off..off + n]
 }
 
 /// Whether `data` is the pattern from stream offset `at`.
-fn is_pattern(at: usize, data: &[u8]) -> bool {
+pub(crate) fn is_pattern(at: usize, data: &[u8]) -> bool {
     data.chunks(CHUNK)
         .enumerate()
         .all(|(k, part)| part == pattern_at(at + k * CHUNK, part.len()))
@@ -65,7 +65,7 @@ fn is_pattern(at: usize, data: &[u8]) -> bool {
 
 /// A figure of `/proc/PID/status` in KiB (`VmHWM`, `VmRSS`); `None` once
 /// the process is gone (a zombie has no memory lines).
-fn proc_kib(pid: u32, field: &str) -> Option<usize> {
+pub(crate) fn proc_kib(pid: u32, field: &str) -> Option<usize> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status.lines().find_map(|line| {
         line.strip_prefix(field)?
@@ -79,7 +79,7 @@ fn proc_kib(pid: u32, field: &str) -> Option<usize> {
 }
 
 #[track_caller]
-fn memory_kib(pid: u32, field: &str) -> usize {
+pub(crate) fn memory_kib(pid: u32, field: &str) -> usize {
     proc_kib(pid, field).unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
 }
 
@@ -115,7 +115,7 @@ fn tcp_queues(local: SocketAddr, remote: SocketAddr) -> Option<(usize, usize)> {
 
 /// Polls `done` until it holds; fails after `limit`.
 #[track_caller]
-fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+pub(crate) fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + limit;
     while !done() {
         assert!(

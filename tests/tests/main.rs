@@ -1,6 +1,9 @@
 //! Integration tests for `pants`: real sockets on loopback, ephemeral ports,
 //! every wait bounded. One test binary; the modules group the cases.
 //!
+//! - `attack`: hostile and broken peers against the examples (slow readers,
+//!   floods, slowloris, resets, noise, descriptor exhaustion, SIGTERM), each
+//!   asserting a figure.
 //! - `echo`: an echo server under one, sequential and concurrent clients.
 //! - `framing`: delimiters, byte counts, regexes, caps, state switches.
 //! - `lifecycle`: callback order, half-close, closing servers, stopping,
@@ -20,6 +23,7 @@
 //!   (round trips, bad certificates, SNI, ALPN, mutual TLS, STARTTLS,
 //!   handshake timeouts, `close_notify` and truncation, `tls_echo`).
 
+mod attack;
 mod conformance;
 mod datagram;
 mod echo;

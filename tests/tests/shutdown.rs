@@ -615,13 +615,13 @@ fn run_until_closed_returns_the_channel_value() {
 // Out of file descriptors.
 
 /// Runs `argv[1:]` with at most 32 open files.
-const LOW_NOFILE: &str = "import resource, os, sys; \
+pub(crate) const LOW_NOFILE: &str = "import resource, os, sys; \
     resource.setrlimit(resource.RLIMIT_NOFILE, (32, 32)); \
     os.execv(sys.argv[1], sys.argv[1:])";
 
 /// Sends a byte on `c` and waits for its echo, or for the server to report
 /// that it paused accepting. Returns when the echo came, if it did.
-fn echo_or_pause(
+pub(crate) fn echo_or_pause(
     server: &ExampleServer,
     c: &mut TcpStream,
     stderr: &mut Vec<String>,

@@ -133,16 +133,16 @@ fn pems() -> &'static Pems {
 }
 
 /// A certificate file and its key file.
-struct Pair {
-    cert: PathBuf,
-    key: PathBuf,
+pub(crate) struct Pair {
+    pub(crate) cert: PathBuf,
+    pub(crate) key: PathBuf,
 }
 
 /// The certificates as files, in a directory removed with this.
 pub(crate) struct Pki {
     dir: TempDir,
     pub(crate) ca: PathBuf,
-    server: Pair,
+    pub(crate) server: Pair,
     other: Pair,
     expired: Pair,
     self_signed: Pair,
@@ -577,7 +577,7 @@ fn target(addr: &Addr) -> String {
 /// The prelude of every Python TLS peer: `TARGET CA ARGS...`; `dial()`
 /// returns an `ssl` socket (verifying the CA and the name) and the local
 /// address as the server's events tag it.
-const PY_TLS: &str = r#"
+pub(crate) const PY_TLS: &str = r#"
 import os, socket, ssl, sys, time
 TARGET, CA = sys.argv[1], sys.argv[2]
 ARGS = sys.argv[3:]
@@ -620,7 +620,7 @@ def say(*words):
 
 /// Runs a Python peer against `target`; returns its output lines.
 #[track_caller]
-fn py(script: &str, target: &str, pki: &Pki, args: &[&str]) -> Vec<String> {
+pub(crate) fn py(script: &str, target: &str, pki: &Pki, args: &[&str]) -> Vec<String> {
     let mut all = vec![target.to_owned(), text(&pki.ca)];
     all.extend(args.iter().map(|a| (*a).to_owned()));
     let out = python(&format!("{PY_TLS}{script}"), &all);
@@ -631,7 +631,7 @@ fn py(script: &str, target: &str, pki: &Pki, args: &[&str]) -> Vec<String> {
 }
 
 /// Connects, sends `ping`, reads it back, closes with `close_notify`.
-const PY_PING: &str = r#"
+pub(crate) const PY_PING: &str = r#"
 s, t = dial()
 say("peer", t)
 s.sendall(b"ping")

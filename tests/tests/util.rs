@@ -909,7 +909,13 @@ impl ExampleServer {
         let (tx, rx) = mpsc::channel();
         thread::spawn(move || {
             let mut lines = BufReader::new(stdout).lines();
-            let _ = tx.send(lines.next());
+            // A test of this binary run as a server (`attack::child_server`)
+            // first prints libtest's preamble: a blank line, `running 1 test`,
+            // `test NAME ... `.
+            let first = lines.find(|line| {
+                !matches!(line, Ok(l) if l.is_empty() || l.starts_with("running ") || l.starts_with("test "))
+            });
+            let _ = tx.send(first);
             // Keep draining so the server never blocks on a full pipe.
             for _ in lines {}
         });
