@@ -22,8 +22,8 @@
 //! | two pants programs | `flow::two_pants_programs_streaming_at_each_other_do_not_deadlock` |
 //! | garbage on a TLS port | `tls` (plaintext and noise), and here among the random bytes |
 //!
-//! Figures come from `/proc/PID/fd`, `/proc/PID/status` and
-//! `/proc/PID/stat`; every test prints them (`--nocapture` shows them).
+//! Figures come from `/proc/PID/fd`, `/proc/PID/status` (`RssAnon`: heap
+//! and stacks) and `/proc/PID/stat`; every test prints them (`--nocapture` shows them).
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream, UdpSocket};
@@ -103,6 +103,42 @@ fn still_well_then_stop(server: ExampleServer) {
         !logged.iter().any(|l| l.contains("panicked")),
         "{name} panicked: {logged:#?}"
     );
+}
+
+/// The peak of a process's anonymous resident memory (`RssAnon`: the heap
+/// and stacks, not the binary's pages, which a debug test binary touches
+/// in megabytes the first time a path runs), sampled every millisecond
+/// until [`stop`](Self::stop).
+struct AnonPeak {
+    stop: Arc<AtomicBool>,
+    thread: thread::JoinHandle<usize>,
+    /// `RssAnon` when sampling began, in KiB.
+    start: usize,
+}
+
+impl AnonPeak {
+    #[track_caller]
+    fn start(pid: u32) -> Self {
+        let start = memory_kib(pid, "RssAnon");
+        let stop = Arc::new(AtomicBool::new(false));
+        let done = Arc::clone(&stop);
+        let thread = thread::spawn(move || {
+            let mut peak = 0;
+            while !done.load(Ordering::Relaxed) {
+                peak = peak.max(crate::flow::proc_kib(pid, "RssAnon").unwrap_or(0));
+                thread::sleep(Duration::from_millis(1));
+            }
+            peak
+        });
+        Self { stop, thread, start }
+    }
+
+    /// `(at the start, the peak)`, in KiB.
+    fn stop(self) -> (usize, usize) {
+        self.stop.store(true, Ordering::Relaxed);
+        let peak = self.thread.join().expect("the sampler");
+        (self.start, peak.max(self.start))
+    }
 }
 
 /// Turns `s`'s close into a reset (`SO_LINGER` 0) and closes it.
@@ -191,10 +227,10 @@ fn slow_reader_gets_every_byte_in_bounded_memory() {
     // client) instead of queueing what the client cannot take, and every
     // byte must come back in order.
     const TOTAL: usize = 32 * MIB;
-    const GROWTH_CAP_KIB: usize = 8 * 1024;
+    const GROWTH_CAP_KIB: usize = 2 * 1024;
     let server = ExampleServer::start("echo", "127.0.0.1:0");
     let pid = server.pid();
-    let before = memory_kib(pid, "VmHWM");
+    let memory = AnonPeak::start(pid);
     let mut c = connect(server.addr);
     let mut w = c.try_clone().expect("clone");
     w.set_write_timeout(Some(Duration::from_mins(1)))
@@ -227,9 +263,9 @@ fn slow_reader_gets_every_byte_in_bounded_memory() {
         );
     }
     writer.join().expect("the writer");
-    let after = memory_kib(pid, "VmHWM");
+    let (before, after) = memory.stop();
     eprintln!(
-        "slow reader: {} MiB in {:?}; echo VmHWM {before} -> {after} KiB",
+        "slow reader: {} MiB in {:?}; echo RssAnon {before} KiB, peak {after} KiB",
         TOTAL / MIB,
         started.elapsed()
     );
@@ -290,21 +326,22 @@ fn flood_without_delimiter(mut c: TcpStream, total: usize) -> thread::JoinHandle
 #[test]
 fn a_hundred_mib_without_a_delimiter() {
     const TOTAL: usize = 100 * MIB;
-    const GROWTH_CAP_KIB: usize = 4 * 1024;
+    const GROWTH_CAP_KIB: usize = 1024;
 
     // `line_echo`: the default is to close the stream past 64 KiB. The
     // client's writes fail long before 100 MiB have gone.
     let server = ExampleServer::start("line_echo", "127.0.0.1:0");
     let pid = server.pid();
-    let (fds_before, before) = (fds(pid), memory_kib(pid, "VmHWM"));
+    let fds_before = fds(pid);
+    let memory = AnonPeak::start(pid);
     let mut c = connect(server.addr);
     let flood = flood_without_delimiter(c.try_clone().expect("clone"), TOTAL);
     let back = read_until_closed(&mut c);
     let sent = flood.join().expect("the flood");
-    let after = memory_kib(pid, "VmHWM");
+    let (before, after) = memory.stop();
     eprintln!(
         "line_echo, 100 MiB without a delimiter: closed after the client sent {} KiB; \
-         VmHWM {before} -> {after} KiB",
+         RssAnon {before} KiB, peak {after} KiB",
         sent / KIB
     );
     assert!(back.is_empty(), "line_echo answered {:?}", show(&back));
@@ -331,7 +368,7 @@ fn a_hundred_mib_without_a_delimiter() {
     // and the next line is served.
     let server = child_server("child_discarding_lines");
     let pid = server.pid();
-    let before = memory_kib(pid, "VmHWM");
+    let memory = AnonPeak::start(pid);
     let mut c = connect(server.addr);
     c.set_read_timeout(Some(Duration::from_secs(30)))
         .expect("set_read_timeout");
@@ -340,9 +377,9 @@ fn a_hundred_mib_without_a_delimiter() {
     assert_eq!(flood.join().expect("the flood"), TOTAL, "the flood was cut");
     send(&mut c, b"\nafter\n");
     assert_eq!(show(&read_n(&mut c, 17)), show(b"overflow\n[after]\n"));
-    let after = memory_kib(pid, "VmHWM");
+    let (before, after) = memory.stop();
     eprintln!(
-        "a line skipped past max: 100 MiB in {:?}; VmHWM {before} -> {after} KiB",
+        "a line skipped past max: 100 MiB in {:?}; RssAnon {before} KiB, peak {after} KiB",
         started.elapsed()
     );
     assert!(
@@ -571,7 +608,46 @@ fn resets_in_the_middle_of_large_writes() {
     drop(c);
     eprintln!("echo: {ROUNDS} resets with writes queued, descriptors back to {fds_before}");
     still_well_then_stop(server);
+
+    // `tls_echo`: a TLS client that sends without reading until the echo
+    // backs up, then resets.
+    let pki = crate::tls::pki();
+    let server = ExampleServer::start_args(
+        "tls_echo",
+        &[
+            "127.0.0.1:0".as_ref(),
+            pki.server.cert.as_os_str(),
+            pki.server.key.as_os_str(),
+        ],
+    );
+    let target = server.addr.to_string();
+    crate::tls::py(crate::tls::PY_PING, &target, &pki, &[]);
+    let fds_before = fds(server.pid());
+    let out = crate::tls::py(PY_TLS_RESETS, &target, &pki, &["8"]);
+    assert_eq!(out.last().map(String::as_str), Some("reset 8"), "{out:?}");
+    fds_return_to(&server, fds_before, "8 TLS resets with the echo backed up");
+    let out = crate::tls::py(crate::tls::PY_PING, &target, &pki, &[]);
+    assert_eq!(out.last().map(String::as_str), Some("echo ping"), "{out:?}");
+    eprintln!("tls_echo: 8 resets with writes queued, descriptors back to {fds_before}");
+    still_well_then_stop(server);
 }
+
+/// `ARGS[0]` times: a TLS connection that writes without reading until a
+/// write makes no progress for 0.3 s, then resets (`SO_LINGER` 0).
+const PY_TLS_RESETS: &str = r#"
+import struct
+for i in range(int(ARGS[0])):
+    s, t = dial()
+    s.settimeout(0.3)
+    try:
+        s.sendall(b"x" * (16 << 20))
+        raise SystemExit("16 MiB went into a server that was not read")
+    except (socket.timeout, ssl.SSLError, OSError):
+        pass
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()
+say("reset", ARGS[0])
+"#;
 
 // ---------------------------------------------------------------------------
 // A flood beside a ping.
