@@ -130,7 +130,11 @@ impl AnonPeak {
             }
             peak
         });
-        Self { stop, thread, start }
+        Self {
+            stop,
+            thread,
+            start,
+        }
     }
 
     /// `(at the start, the peak)`, in KiB.
@@ -612,14 +616,7 @@ fn resets_in_the_middle_of_large_writes() {
     // `tls_echo`: a TLS client that sends without reading until the echo
     // backs up, then resets.
     let pki = crate::tls::pki();
-    let server = ExampleServer::start_args(
-        "tls_echo",
-        &[
-            "127.0.0.1:0".as_ref(),
-            pki.server.cert.as_os_str(),
-            pki.server.key.as_os_str(),
-        ],
-    );
+    let server = crate::tls::start_tls_echo(&pki);
     let target = server.addr.to_string();
     crate::tls::py(crate::tls::PY_PING, &target, &pki, &[]);
     let fds_before = fds(server.pid());
@@ -904,14 +901,7 @@ fn random_bytes_to_every_example() {
 
     // Noise on a TLS port: every handshake fails, the server goes on.
     let pki = crate::tls::pki();
-    let server = ExampleServer::start_args(
-        "tls_echo",
-        &[
-            "127.0.0.1:0".as_ref(),
-            pki.server.cert.as_os_str(),
-            pki.server.key.as_os_str(),
-        ],
-    );
+    let server = crate::tls::start_tls_echo(&pki);
     let addr = ip(&server);
     let target = server.addr.to_string();
     random_bytes_to(server, &addr, 9, |_| {
@@ -1023,14 +1013,7 @@ fn sigterm_mid_transfer_over_tls() {
     // the client sees a clean TLS close (not a truncation, not a reset)
     // after a byte-exact prefix of what it sent, and the server exits 0.
     let pki = crate::tls::pki();
-    let server = ExampleServer::start_args(
-        "tls_echo",
-        &[
-            "127.0.0.1:0".as_ref(),
-            pki.server.cert.as_os_str(),
-            pki.server.key.as_os_str(),
-        ],
-    );
+    let server = crate::tls::start_tls_echo(&pki);
     let mut child = util::ChildGuard(
         Command::new("python3")
             .arg("-c")

@@ -132,17 +132,31 @@ fn pems() -> &'static Pems {
     })
 }
 
+/// Starts the `tls_echo` example on `127.0.0.1:0` with `pki`'s server
+/// certificate.
+#[track_caller]
+pub(crate) fn start_tls_echo(pki: &Pki) -> ExampleServer {
+    ExampleServer::start_args(
+        "tls_echo",
+        &[
+            "127.0.0.1:0".as_ref(),
+            pki.server.cert.as_os_str(),
+            pki.server.key.as_os_str(),
+        ],
+    )
+}
+
 /// A certificate file and its key file.
-pub(crate) struct Pair {
-    pub(crate) cert: PathBuf,
-    pub(crate) key: PathBuf,
+struct Pair {
+    cert: PathBuf,
+    key: PathBuf,
 }
 
 /// The certificates as files, in a directory removed with this.
 pub(crate) struct Pki {
     dir: TempDir,
     pub(crate) ca: PathBuf,
-    pub(crate) server: Pair,
+    server: Pair,
     other: Pair,
     expired: Pair,
     self_signed: Pair,
@@ -1869,14 +1883,7 @@ fn converse(mut cmd: Command, input: &[u8], want: &[u8]) -> util::Finished {
 #[test]
 fn example_tls_echo_with_openssl_s_client_and_the_client_example() {
     let pki = pki();
-    let server = ExampleServer::start_args(
-        "tls_echo",
-        &[
-            "127.0.0.1:0".as_ref(),
-            pki.server.cert.as_os_str(),
-            pki.server.key.as_os_str(),
-        ],
-    );
+    let server = start_tls_echo(&pki);
     let port = server.addr.port();
 
     let mut openssl = Command::new(OPENSSL);
