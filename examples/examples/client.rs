@@ -2,7 +2,8 @@
 //! stdin to the server and what the server sends to stdout. At the end of
 //! stdin it half-closes (the server sees EOF; over TLS, `close_notify` first)
 //! and keeps printing until the server closes; then it exits 0. A
-//! connection that fails prints an error and exits 1.
+//! connection that fails, or ends other than by an orderly close (a reset;
+//! over TLS, a close without `close_notify`), prints an error and exits 1.
 //!
 //! `--tls` speaks TLS, verifying the server's certificate for the host part
 //! of ADDR (also sent as SNI) against the platform's root certificates (or
@@ -99,10 +100,13 @@ impl Client {
 
     #[on_close]
     fn closed(&mut self, s: &mut Stream<Self>) {
+        // A reset or a TLS close without `close_notify` may have cut the
+        // output short: say so, and exit 1.
         if let Some(reason) = s.close_reason().filter(|r| !r.is_orderly())
             && !self.failed
         {
-            log::warn!("connection closed: {reason}");
+            eprintln!("error: connection closed: {reason}");
+            self.failed = true;
         }
         self.gate.update(|g| g.closed = true);
     }

@@ -16,7 +16,7 @@
 //! | slowloris: dribbling a frame | [`dribblers_are_closed_by_the_read_timeout`] |
 //! | RST in the middle of a large write | [`resets_in_the_middle_of_large_writes`] |
 //! | a flood beside a ping client | [`a_flood_beside_a_ping_client_keeps_the_ping_fast`] |
-//! | random bytes to every example | [`random_bytes_to_every_example`] |
+//! | random bytes to every example | [`random_bytes_to_every_example`]; from a server to `client`: [`random_bytes_to_the_client_example`] |
 //! | descriptor exhaustion | [`descriptor_exhaustion_does_not_spin_and_recovers`]; the log lines in `shutdown::emfile_logs_once_per_episode` |
 //! | SIGTERM mid-transfer | `shutdown::sigterm_with_50_clients_mid_transfer`; over TLS: [`sigterm_mid_transfer_over_tls`] |
 //! | two pants programs | `flow::two_pants_programs_streaming_at_each_other_do_not_deadlock` |
@@ -146,7 +146,7 @@ impl AnonPeak {
 }
 
 /// Turns `s`'s close into a reset (`SO_LINGER` 0) and closes it.
-fn reset(s: TcpStream) {
+fn reset_stream(s: TcpStream) {
     socket2::SockRef::from(&s)
         .set_linger(Some(Duration::ZERO))
         .expect("SO_LINGER 0");
@@ -575,7 +575,7 @@ fn resets_in_the_middle_of_large_writes() {
         let mut c = connect(server.addr);
         let head = read_n(&mut c, 256 * KIB);
         assert!(is_pattern(0, &head), "the file's first bytes");
-        reset(c);
+        reset_stream(c);
     }
     fds_return_to(&server, fds_before, "20 resets mid-file");
     // The next client gets the whole file.
@@ -603,7 +603,7 @@ fn resets_in_the_middle_of_large_writes() {
                 Err(e) => panic!("writing to echo: {e}"),
             }
         }
-        reset(c);
+        reset_stream(c);
     }
     fds_return_to(&server, fds_before, "20 resets with the echo backed up");
     let mut c = connect(server.addr);
@@ -779,7 +779,7 @@ fn random_client(mut c: Conn, noise: &mut Noise) {
         }
     }
     match (noise.below(4), c) {
-        (0, Conn::Tcp(s)) => reset(s),
+        (0, Conn::Tcp(s)) => reset_stream(s),
         (1, c) => {
             let _ = c.shutdown(Shutdown::Write);
             let mut c = c;
@@ -940,6 +940,101 @@ fn random_bytes_to_every_example() {
     assert_eq!(fds(server.pid()), fds_before, "udp_echo's descriptors");
     eprintln!("udp_echo: 500 random datagrams, still serving");
     still_well_then_stop(server);
+}
+
+/// A server that waits for the first connection's half-close (plain
+/// TCP: `args` empty), sends it `noise`, then closes it (a reset if `reset`); runs `client ARGS... ADDR` against it with empty
+/// stdin and returns what the client left.
+fn client_against_noise(args: &[&str], noise: Vec<u8>, reset: bool) -> util::Finished {
+    // Over TLS the client half-closes only after a handshake.
+    let plain = args.is_empty();
+    // First: it may build the examples, longer than `accept` waits.
+    let client = util::example("client");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("local_addr");
+    let server = thread::spawn(move || {
+        let mut c = util::accept(&listener);
+        if plain {
+            // The client half-closes at once (its stdin is empty): it is
+            // connected, so a reset below cannot pass for a failed connect.
+            let _ = read_until_closed(&mut c);
+        }
+        // Whatever the client does with it (it may give up early).
+        let _ = c.write_all(&noise);
+        if reset {
+            reset_stream(c);
+        }
+    });
+    let child = util::ChildGuard(
+        Command::new(client)
+            .args(args)
+            .arg(addr.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start the client example"),
+    );
+    let done = util::finish(child, "the client example", TIMEOUT);
+    let outcome = server.join();
+    assert!(
+        outcome.is_ok(),
+        "the noise server failed; the client: {} {}",
+        done.status,
+        done.stderr
+    );
+    done
+}
+
+#[test]
+fn random_bytes_to_the_client_example() {
+    // 1 MiB of noise then a FIN: every byte on stdout, exit 0.
+    let noise = Noise(11).bytes(MIB);
+    let done = client_against_noise(&[], noise.clone(), false);
+    assert!(
+        done.status.success(),
+        "client: {} {}",
+        done.status,
+        done.stderr
+    );
+    assert!(
+        done.stdout == noise,
+        "client printed {} bytes, not the 1 MiB sent",
+        done.stdout.len()
+    );
+
+    // 256 KiB then a reset: what came before it, `error: ...`, exit 1.
+    let noise = Noise(12).bytes(256 * KIB);
+    let done = client_against_noise(&[], noise.clone(), true);
+    assert!(
+        !done.status.success(),
+        "a reset and exit 0: {}",
+        done.stderr
+    );
+    assert!(
+        done.stderr
+            .contains("error: connection closed: connection reset"),
+        "{}",
+        done.stderr
+    );
+    assert!(
+        noise.starts_with(&done.stdout),
+        "client printed other bytes"
+    );
+
+    // Noise where a TLS server should be: a handshake error, exit 1,
+    // nothing on stdout.
+    let pki = crate::tls::pki();
+    let ca = pki.ca.display().to_string();
+    let done = client_against_noise(&["--ca", &ca], Noise(13).bytes(4 * KIB), false);
+    assert!(
+        !done.status.success(),
+        "TLS to noise and exit 0: {}",
+        done.stderr
+    );
+    assert!(done.stderr.starts_with("error: "), "{}", done.stderr);
+    assert!(done.stdout.is_empty(), "printed {:?}", show(&done.stdout));
+    eprintln!("client against noise: {}", done.stderr.trim());
 }
 
 // ---------------------------------------------------------------------------

@@ -1880,6 +1880,93 @@ fn converse(mut cmd: Command, input: &[u8], want: &[u8]) -> util::Finished {
     done
 }
 
+/// A Python TLS server (`PORT_FILE CERT KEY`): writes its port to
+/// `PORT_FILE`, greets the first client with `hello\n`, reads to its EOF,
+/// then closes with `close_notify`; prints what it read.
+const PY_GREETER: &str = r#"
+import socket, ssl, sys
+port_file, cert, key = sys.argv[1:4]
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(cert, key)
+l = socket.socket()
+l.bind(("127.0.0.1", 0))
+l.listen()
+l.settimeout(10)
+open(port_file, "w").write(str(l.getsockname()[1]))
+raw, _ = l.accept()
+raw.settimeout(10)
+s = ctx.wrap_socket(raw, server_side=True)
+s.sendall(b"hello\n")
+got = b""
+while True:
+    data = s.recv(65536)
+    if not data:
+        break
+    got += data
+print("read", len(got), flush=True)
+s.unwrap().close()
+"#;
+
+#[test]
+fn client_example_half_closes_after_the_handshake_not_during_it() {
+    // `client --ca CA ADDR < /dev/null`: stdin ends at once, so the
+    // half-close (`close_notify`, FIN) is asked for before the handshake
+    // ends. It must wait for the handshake: the server's greeting is
+    // printed, the server sees a clean EOF, and the client exits 0.
+    // (It once sent `close_notify` in the middle of the handshake.)
+    let pki = pki();
+    let port_file = pki.dir.path("port");
+    let server = ChildGuard(
+        Command::new("python3")
+            .arg("-c")
+            .arg(PY_GREETER)
+            .arg(&port_file)
+            .arg(&pki.server.cert)
+            .arg(&pki.server.key)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("python3"),
+    );
+    let deadline = Instant::now() + TIMEOUT;
+    let port = loop {
+        if let Some(port) = std::fs::read_to_string(&port_file)
+            .ok()
+            .and_then(|p| p.trim().parse::<u16>().ok())
+        {
+            break port;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the Python server never listened"
+        );
+        thread::sleep(Duration::from_millis(5));
+    };
+    let client = ChildGuard(
+        Command::new(util::example("client"))
+            .arg("--ca")
+            .arg(&pki.ca)
+            .arg(format!("localhost:{port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start the client example"),
+    );
+    let done = util::finish(client, "the client example", TIMEOUT);
+    let greeter = util::finish(server, "the Python server", TIMEOUT);
+    assert!(
+        done.status.success(),
+        "client: {} {}",
+        done.status,
+        done.stderr
+    );
+    assert_eq!(show(&done.stdout), "hello\\n");
+    assert!(greeter.status.success(), "server: {}", greeter.stderr);
+    assert_eq!(show(&greeter.stdout), "read 0\\n");
+}
+
 #[test]
 fn example_tls_echo_with_openssl_s_client_and_the_client_example() {
     let pki = pki();

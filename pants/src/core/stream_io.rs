@@ -265,15 +265,19 @@ impl<A> Core<A> {
             }
         }
         let mut drained = drained;
-        if drained
-            && io.life.has(Lifecycle::SHUT_PENDING)
+        // A half-close asked for during a TLS handshake waits for its end
+        // (`tls_progress` flushes again): `close_notify` would end the
+        // session before it began. A shutdown's (`LINGER`) abandons the
+        // handshake: a FIN, no `close_notify`.
+        let handshaking = io.life.has(Lifecycle::HANDSHAKING);
+        let shut = io.life.has(Lifecycle::SHUT_PENDING)
             && !io.life.has(Lifecycle::WRITE_SHUT)
-            && io.sock.close_notify()
-        {
+            && (!handshaking || io.life.has(Lifecycle::LINGER));
+        if drained && shut && !handshaking && io.sock.close_notify() {
             // TLS: its half-close is close_notify, sent before the FIN.
             drained = io.sock.write_queue(&mut io.wq)?;
         }
-        if drained && io.life.has(Lifecycle::SHUT_PENDING) && !io.life.has(Lifecycle::WRITE_SHUT) {
+        if drained && shut {
             io.life.set(Lifecycle::WRITE_SHUT);
             // The peer may already be gone; that shows up on the next read.
             let _ = io.sock.shutdown_write();

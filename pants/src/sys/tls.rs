@@ -207,6 +207,13 @@ impl Tls {
 
     /// One read of ciphertext from the socket, processed.
     fn fill(&mut self) -> io::Result<()> {
+        if self.failed {
+            // rustls has sent its fatal alert: nothing more goes in.
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "the TLS session has failed",
+            ));
+        }
         if self.conn.is_handshaking() && self.conn.wants_write() {
             // Answer before reading on: the peer waits for it.
             self.send_records()?;
