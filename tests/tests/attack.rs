@@ -19,6 +19,7 @@
 //! | random bytes to every example | [`random_bytes_to_every_example`]; from a server to `client`: [`random_bytes_to_the_client_example`] |
 //! | descriptor exhaustion | [`descriptor_exhaustion_does_not_spin_and_recovers`]; the log lines in `shutdown::emfile_logs_once_per_episode` |
 //! | SIGTERM mid-transfer | `shutdown::sigterm_with_50_clients_mid_transfer`; over TLS: [`sigterm_mid_transfer_over_tls`] |
+//! | connection churn against per-connection timers | [`closed_streams_free_their_timers_at_once`] |
 //! | two pants programs | `flow::two_pants_programs_streaming_at_each_other_do_not_deadlock` |
 //! | garbage on a TLS port | `tls` (plaintext and noise), and here among the random bytes |
 //!
@@ -551,6 +552,69 @@ fn dribblers_are_closed_by_the_read_timeout() {
     );
     send(&mut polite, b"kept\n");
     expect_bytes(&mut polite, b"kept\n");
+}
+
+// ---------------------------------------------------------------------------
+// Connection churn against per-connection timers.
+
+/// Counts its drops: a closure that owns one is freed when it drops.
+struct Held;
+
+static HELD_DROPPED: AtomicUsize = AtomicUsize::new(0);
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        HELD_DROPPED.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// A session expiring after an hour, and a keep-alive every ten minutes,
+/// per connection.
+#[derive(Default)]
+struct Sessions;
+
+#[channel]
+impl Sessions {
+    #[on_connect]
+    fn start(&mut self, s: &mut Stream<Self>) {
+        let expiry = Held;
+        s.defer(Duration::from_hours(1), move |_, s| {
+            let _ = &expiry;
+            s.close();
+        })
+        .expect("defer");
+        let keepalive = Held;
+        s.cycle(Duration::from_mins(10), move |_, s| {
+            let _ = &keepalive;
+            s.write(b"ping\n");
+        })
+        .expect("cycle");
+        s.write(b"hi\n");
+    }
+
+    #[on_read]
+    fn data(&mut self, _s: &mut Stream<Self>, _data: &[u8]) {}
+}
+
+#[test]
+fn closed_streams_free_their_timers_at_once() {
+    // 500 connections come and go against a server that gives each an
+    // hour's session timer and a ten-minute keep-alive. Each stream's
+    // timers go with it: their closures are dropped when it closes, not an
+    // hour later, so churn cannot pile them up.
+    const CONNECTIONS: usize = 500;
+    let server = util::serve::<Sessions>();
+    for _ in 0..CONNECTIONS {
+        let mut c = connect(server.addr());
+        expect_bytes(&mut c, b"hi\n");
+    }
+    wait_until("every timer closure dropped", TIMEOUT, || {
+        HELD_DROPPED.load(Ordering::Relaxed) == 2 * CONNECTIONS
+    });
+    eprintln!(
+        "{CONNECTIONS} connections closed: {} timer closures dropped",
+        HELD_DROPPED.load(Ordering::Relaxed)
+    );
 }
 
 // ---------------------------------------------------------------------------

@@ -490,7 +490,9 @@ impl<'a, C: Channel> Stream<'a, C> {
             generation,
             f: Box::new(call),
         };
-        self.core.schedule(kind, payload)
+        let id = self.core.schedule(kind, payload);
+        self.core.track_timer(self.key, id);
+        id
     }
 
     pub(crate) fn key(&self) -> usize {

@@ -45,7 +45,7 @@ pub(crate) enum TimerFn<A> {
     /// An engine-wide callback, type-erased so that this layer never names
     /// the engine; the engine downcasts it.
     Engine(Box<dyn Any>),
-    /// A callback bound to a stream (dropped if the stream is gone).
+    /// A callback bound to a stream (cancelled when the stream goes).
     Channel {
         key: usize,
         generation: u32,

@@ -47,6 +47,11 @@ pub(crate) struct Extra {
     /// TLS to start: on connect (`connect_tls`) or when the handler that
     /// asked for STARTTLS returns.
     pub(crate) tls: Option<Box<crate::sys::tls::TlsStart>>,
+    /// The stream's own timers (`defer`, `cycle`, ...), cancelled when it
+    /// goes, so a closed stream's closures do not wait for their deadline
+    /// (an hour's `defer` per connection, under connection churn). Ids of
+    /// timers that have run are pruned when the list would grow.
+    pub(crate) timers: Vec<TimerId>,
 }
 
 pub(crate) struct ConnectPlan {
@@ -350,10 +355,29 @@ impl<A> Core<A> {
             self.resume_limited(io.server as usize);
         }
         io.sock.deregister(self.poll.registry());
-        if let Some((timer, _)) = io.extra.as_ref().and_then(|e| e.armed) {
-            self.timers.cancel(timer);
+        if let Some(extra) = io.extra.as_deref() {
+            if let Some((timer, _)) = extra.armed {
+                self.timers.cancel(timer);
+            }
+            for &timer in &extra.timers {
+                self.timers.cancel(timer);
+            }
         }
         self.unlink(io.server, io.server_pos);
+    }
+
+    /// Records a timer bound to stream `key`, to be cancelled when it goes.
+    pub(crate) fn track_timer(&mut self, key: usize, id: TimerId) {
+        let Some(Slot::Stream(io)) = self.slots.get_mut(key) else {
+            return;
+        };
+        let ids = &mut io.extra().timers;
+        if ids.len() == ids.capacity() && ids.len() >= 4 {
+            // Amortised: the list is pruned only when it would reallocate.
+            let timers = &self.timers;
+            ids.retain(|&t| timers.is_scheduled(t));
+        }
+        ids.push(id);
     }
 
     /// Sets one of a stream's timeouts at run time.
