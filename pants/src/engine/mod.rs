@@ -508,6 +508,11 @@ impl<A: App> Handle<A> {
     }
 
     /// Runs `f` on the engine's thread, on its next turn.
+    ///
+    /// Calls wait in a queue without a bound: a thread producing data for
+    /// a stream should keep only a few calls in flight and wait while the
+    /// stream is unwritable (`#[on_pause_writing]` / `#[on_resume_writing]`),
+    /// as the `client` example does, rather than outrun the engine.
     pub fn call(&self, f: impl FnOnce(&mut Engine<A>) + Send + 'static) {
         self.shared
             .calls
