@@ -110,6 +110,11 @@ WAITS=()
 SENTINEL=
 cleanup() {
     local p
+    # A server under strace: its tracer's children first (killing strace
+    # alone would leave the server running, detached).
+    for p in "${WAITS[@]}"; do
+        for c in $(pgrep -P "$p"); do kill -KILL "$c" 2>/dev/null || true; done
+    done
     for p in "${PIDS[@]}" "${WAITS[@]}" $SENTINEL; do kill -KILL "$p" 2>/dev/null || true; done
 }
 TRACE=${SOAK_STRACE:-1}
@@ -134,6 +139,7 @@ for spec in "${SERVERS[@]}"; do
         strace -q -f --seccomp-bpf -e trace=none -e signal=all -o "$WORK/$name.signals" \
             $cmd >"$WORK/$name.log" 2>"$WORK/$name.err" </dev/null &
         waitpid=$!
+        WAITS+=("$waitpid")
         pid=
         for ((i = 0; i < 200; i++)); do
             # (strace forks short-lived children of its own to test ptrace)
@@ -147,9 +153,9 @@ for spec in "${SERVERS[@]}"; do
         $cmd >"$WORK/$name.log" 2>"$WORK/$name.err" </dev/null &
         pid=$!
         waitpid=$pid
+        WAITS+=("$waitpid")
     fi
     PIDS+=("$pid")
-    WAITS+=("$waitpid")
     addr=
     for ((i = 0; i < 200; i++)); do
         addr=$(sed -n 's/^listening on //p' "$WORK/$name.log" | head -n 1)
@@ -264,6 +270,12 @@ PIDS=()
         else
             echo "Signals received during the soak (strace): none that stops a process; no server exited."
         fi
+        # Other signals (SIGPIPE, ignored, from a write to a closed socket)
+        # are counted, not failed.
+        for name in "${NAMES[@]}"; do
+            other=$({ grep -o -- '--- SIG[A-Z0-9]*' "$WORK/$name.signals" || true; } | { grep -v -e SIGTERM -e SIGINT || true; } | sort | uniq -c | awk '{printf "%s%s %s", sep, $1, $3; sep=", "}' || true)
+            [ -z "$other" ] || echo "$name also received (not failed): $other."
+        done
     fi
     for name in "${NAMES[@]}"; do
         # The first 200 lines (a warning per rude connection adds up).

@@ -56,7 +56,7 @@
 //! Sampling: each target's PID (several targets may share one) is read from
 //! /proc every `--sample` seconds: open fds, VmRSS, utime+stime. Rows:
 //! `idle` (before any connection), `start` (after the warm-up: SECS/6, at
-//! most 30 s, or `--warmup`), the
+//! least 10 s but at most SECS/3, at most 30 s; or `--warmup`), the
 //! periodic ones, `middle`, `last` (last under load), `end` (after every
 //! connection is closed and the fds settled, at most `--settle` s), `peak`.
 //! PASS needs: no error, every server alive, end fds == idle fds, end RSS <=
@@ -1125,7 +1125,9 @@ fn parse_args() -> Args {
         usage("a tls target needs --ca");
     }
     if a.warmup < 0.0 {
-        a.warmup = (a.secs / 6.0).min(30.0);
+        // Long enough for RSS to level off (about 10 s here), at most a third
+        // of a short run.
+        a.warmup = (a.secs / 6.0).max(10.0).min(a.secs / 3.0).min(30.0);
     }
     a
 }
@@ -1526,7 +1528,6 @@ fn report(
     }
     pass &= ctx.errors_total.get() == 0 && !any_dead;
     let _ = writeln!(md, "Result: **{}**", if pass { "PASS" } else { "FAIL" });
-    let _ = (last, mid);
 
     if let Some(out) = &a.out {
         let _ = std::fs::create_dir_all(out);
