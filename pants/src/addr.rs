@@ -405,6 +405,84 @@ fn parse_str(input: &str, listening: bool) -> Result<Parsed<'_>> {
     Ok(Parsed::Name(host, port.parse::<u16>().unwrap_or(0)))
 }
 
+/// Address parsing for the fuzzer, without name resolution: every pure
+/// path `listen` and `connect` take for `input` (the Unix forms, the IP
+/// forms listening or not, the host name split off for the resolver), and
+/// their consistency. `resolve` is called only where it does not resolve.
+#[doc(hidden)]
+pub(crate) fn fuzz_parse_addr(input: &str) {
+    let names_input = |e: &Error| {
+        assert!(
+            matches!(e, Error::Address { input: i, .. } if i == input),
+            "an error names its input: {e:?}"
+        );
+    };
+    assert_eq!(input.describe(), input);
+    let owned = input.to_owned();
+    assert_eq!(owned.describe(), input);
+    let unix = input.unix();
+    assert_eq!(
+        format!("{unix:?}"),
+        format!("{:?}", owned.unix()),
+        "&str and String agree"
+    );
+    match unix {
+        Some(Ok(u)) => {
+            let shown = u.to_string();
+            let again = match &u {
+                UnixAddr::Abstract(name) => {
+                    assert!(!name.is_empty(), "an empty abstract name");
+                    unix_str(&shown)
+                }
+                UnixAddr::Path(p) => {
+                    assert!(!p.as_os_str().is_empty(), "an empty path");
+                    unix_str(&format!("unix:{shown}"))
+                }
+                UnixAddr::Unnamed => panic!("parsed as unnamed"),
+            };
+            assert!(
+                matches!(&again, Some(Ok(a)) if *a == u),
+                "{u:?} shown as {shown:?} parses as {again:?}"
+            );
+            let _ = u.to_std();
+            let _ = Addr::unix(u).to_string();
+        }
+        Some(Err(e)) => names_input(&e),
+        None => {}
+    }
+    for listening in [false, true] {
+        match parse_str(input, listening) {
+            Ok(Parsed::Addrs(addrs)) => {
+                assert!(!addrs.is_empty(), "no addresses");
+                // Pure here: nothing to resolve.
+                let resolved = input.resolve(listening).expect("parsed");
+                assert_eq!(resolved, addrs);
+                assert_eq!(owned.resolve(listening).expect("parsed"), addrs);
+                if addrs.len() > 1 {
+                    assert!(listening, "a bare port only to listen");
+                    assert!(addrs.iter().all(|a| a.ip().is_unspecified()));
+                }
+            }
+            Ok(Parsed::Name(host, port)) => {
+                assert!(!host.is_empty() && !host.contains(':') && !host.starts_with('['));
+                assert_eq!(input.name(), Some((host.to_owned(), port)));
+                assert_eq!(owned.name(), Some((host.to_owned(), port)));
+                let text = format!("{host}:{port}");
+                assert!(
+                    matches!(parse_str(&text, listening), Ok(Parsed::Name(h, p)) if h == host && p == port),
+                    "{host:?} port {port} as {text:?}"
+                );
+            }
+            Err(e) => {
+                names_input(&e);
+                if !listening {
+                    assert_eq!(input.name(), None);
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

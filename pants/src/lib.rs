@@ -54,6 +54,8 @@ mod api;
 mod core;
 mod engine;
 mod error;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod guide;
 pub mod handlers;
 mod multi;

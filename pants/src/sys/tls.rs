@@ -161,9 +161,6 @@ impl Tls {
     /// returned by the next call.
     pub(crate) fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.drained = false;
-        if let Some(e) = self.pending.take() {
-            return Err(e);
-        }
         let mut got = 0;
         loop {
             if got == buf.len() {
@@ -178,6 +175,9 @@ impl Tls {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
                 Err(e) => Some(e),
             };
+            // An error met while rustls still held plaintext (below), or
+            // after some plaintext: once rustls holds no more.
+            let failure = failure.or_else(|| self.pending.take());
             let failure = failure.or_else(|| {
                 // rustls has seen the end and still says "no data": the
                 // handshake never finished.
@@ -191,6 +191,16 @@ impl Tls {
                     .or_else(|| self.fill().err())
             });
             if let Some(e) = failure {
+                // Plaintext of the records before a failing one (read from
+                // the socket together with it) comes first, as it would
+                // had they arrived in separate reads (found by fuzzing).
+                if e.kind() != io::ErrorKind::WouldBlock
+                    && let Ok(n @ 1..) = self.conn.reader().read(&mut buf[got..])
+                {
+                    got += n;
+                    self.pending = Some(e);
+                    continue;
+                }
                 if e.kind() == io::ErrorKind::WouldBlock {
                     self.drained = true;
                 }
