@@ -14,7 +14,7 @@
 //! | 100 MiB with no delimiter | [`a_hundred_mib_without_a_delimiter`] |
 //! | slowloris: silent connections | [`silent_connections_are_closed_by_the_idle_timeout`]; 2,000 on a manual clock in `timeouts` |
 //! | slowloris: dribbling a frame | [`dribblers_are_closed_by_the_read_timeout`] |
-//! | RST in the middle of a large write | [`resets_in_the_middle_of_large_writes`] |
+//! | RST in the middle of a large write | [`resets_in_the_middle_of_large_writes`], [`nothing_is_written_to_a_reset_tls_connection`] |
 //! | a flood beside a ping client | [`a_flood_beside_a_ping_client_keeps_the_ping_fast`] |
 //! | random bytes to every example | [`random_bytes_to_every_example`]; from a server to `client`: [`random_bytes_to_the_client_example`] |
 //! | descriptor exhaustion | [`descriptor_exhaustion_does_not_spin_and_recovers`]; the log lines in `shutdown::emfile_logs_once_per_episode` |
@@ -455,7 +455,11 @@ fn silent_connections_are_closed_by_the_idle_timeout() {
          {pings} pings answered meanwhile",
         times.len()
     );
-    assert!(*first >= Duration::from_secs(1), "closed early: {first:?}");
+    // 5 ms for the engine's per-phase clock (see the dribblers' test).
+    assert!(
+        *first >= Duration::from_millis(995),
+        "closed early: {first:?}"
+    );
     assert!(*last < Duration::from_secs(5), "closed late: {last:?}");
     drop(quiet);
     send(&mut polite, b"still open");
@@ -543,7 +547,14 @@ fn dribblers_are_closed_by_the_read_timeout() {
     let first = times.iter().min().expect("closes");
     let last = times.iter().max().expect("closes");
     eprintln!("{DRIBBLERS} dribblers closed {first:?}..{last:?} after they connected");
-    assert!(*first >= Duration::from_secs(1), "closed early: {first:?}");
+    // The engine stamps an accept with the clock read at the start of the
+    // phase of the turn that accepts it (a listener that spent its accept
+    // budget), which a connection made during that phase postdates by
+    // microseconds: a 5 ms allowance, far below a tick of any timer.
+    assert!(
+        *first >= Duration::from_millis(995),
+        "closed early: {first:?}"
+    );
     assert!(*last < Duration::from_secs(5), "closed late: {last:?}");
     wait_until("every close counted", TIMEOUT, || {
         DRIBBLERS_CLOSED_BY_READ.load(Ordering::Relaxed) == DRIBBLERS
@@ -696,6 +707,101 @@ fn resets_in_the_middle_of_large_writes() {
     still_well_then_stop(server);
 }
 
+#[test]
+fn nothing_is_written_to_a_reset_tls_connection() {
+    // `tls_echo` under strace: 20 bare TCP connects that reset, then TLS
+    // clients that reset in the middle of an echo. Each read that reports
+    // the reset closes the stream without another write: no `close_notify`
+    // into a dead socket (it was written, and raised SIGPIPE each time:
+    // found by the soak), so no EPIPE and no SIGPIPE.
+    let pki = crate::tls::pki();
+    let dir = TempDir::new("attack-strace");
+    let log = dir.path("strace.log");
+    let mut cmd = Command::new("strace");
+    cmd.args([
+        "-f",
+        "-e",
+        "trace=read,readv,recvfrom,recvmsg,write,writev,sendto,sendmsg,close",
+        "-e",
+        "signal=SIGPIPE",
+        "-o",
+    ])
+    .arg(&log)
+    .arg(util::example("tls_echo"))
+    .arg("127.0.0.1:0")
+    .arg(pki.server_cert())
+    .arg(pki.server_key());
+    let server = ExampleServer::spawn("tls_echo", cmd);
+    for _ in 0..20 {
+        reset_stream(connect(server.addr));
+    }
+    let target = server.addr.to_string();
+    let out = crate::tls::py(PY_TLS_RESETS, &target, &pki, &["4"]);
+    assert_eq!(out.last().map(String::as_str), Some("reset 4"), "{out:?}");
+    let out = crate::tls::py(crate::tls::PY_PING, &target, &pki, &[]);
+    assert_eq!(out.last().map(String::as_str), Some("echo ping"), "{out:?}");
+    // The server's pid is strace's; SIGTERM goes to the traced example.
+    let children = format!("/proc/{0}/task/{0}/children", server.pid());
+    let tracee = std::fs::read_to_string(&children).expect("strace's child");
+    let tracee = tracee.split_whitespace().next().expect("a traced process");
+    let status = Command::new("kill")
+        .args(["-TERM", tracee])
+        .status()
+        .expect("kill");
+    assert!(status.success(), "kill -TERM {tracee}");
+    let (status, stderr) = server.wait(Duration::from_secs(15));
+    assert!(
+        status.success(),
+        "tls_echo exited with {status}: {stderr:#?}"
+    );
+    let trace = std::fs::read_to_string(&log).expect("the strace log");
+    let (writes, late) = writes_after_a_reset(&trace);
+    eprintln!(
+        "tls_echo under strace: {writes} writes, {} after its connection was known broken",
+        late.len()
+    );
+    assert!(late.is_empty(), "writes to broken connections: {late:#?}");
+}
+
+/// Reads an strace log (`PID syscall(FD, ...) = RESULT`): the number of
+/// writes, and the lines that wrote to a descriptor after a call on it had
+/// returned `ECONNRESET` or `EPIPE` (until it was closed), or that show a
+/// `SIGPIPE`.
+fn writes_after_a_reset(trace: &str) -> (usize, Vec<String>) {
+    let mut broken = std::collections::HashSet::new();
+    let mut writes = 0;
+    let mut late = Vec::new();
+    for line in trace.lines() {
+        if line.contains("SIGPIPE") {
+            late.push(line.to_owned());
+            continue;
+        }
+        // `PID name(FD, ...`
+        let Some(call) = line.split_whitespace().nth(1) else {
+            continue;
+        };
+        let Some((name, rest)) = call.split_once('(') else {
+            continue;
+        };
+        let Ok(fd) = rest.trim_end_matches([',', ')']).parse::<u32>() else {
+            continue;
+        };
+        let write = matches!(name, "write" | "writev" | "sendto" | "sendmsg");
+        if write {
+            writes += 1;
+            if broken.contains(&fd) {
+                late.push(line.chars().take(200).collect());
+            }
+        }
+        if name == "close" {
+            broken.remove(&fd);
+        } else if line.contains("ECONNRESET") || line.contains("EPIPE") {
+            broken.insert(fd);
+        }
+    }
+    (writes, late)
+}
+
 /// `ARGS[0]` times: a TLS connection that writes without reading until a
 /// write makes no progress for 0.3 s, then resets (`SO_LINGER` 0).
 const PY_TLS_RESETS: &str = r#"
@@ -716,13 +822,13 @@ say("reset", ARGS[0])
 // ---------------------------------------------------------------------------
 // A flood beside a ping.
 
-/// Round trips of 32 bytes on `c`: the latencies, sorted.
+/// Round trips of `ping\n` / `pong\n` on `c`: the latencies, sorted.
 fn pings(c: &mut TcpStream, n: usize) -> Vec<Duration> {
     let mut times: Vec<Duration> = (0..n)
         .map(|_| {
             let t = Instant::now();
-            send(c, &[b'p'; 32]);
-            expect_bytes(c, &[b'p'; 32]);
+            send(c, b"ping\n");
+            expect_bytes(c, b"pong\n");
             t.elapsed()
         })
         .collect();
@@ -734,16 +840,44 @@ fn percentile(sorted: &[Duration], p: usize) -> Duration {
     sorted[(sorted.len() * p / 100).min(sorted.len() - 1)]
 }
 
+/// Lines: `ping` is answered with `pong`, anything else is dropped. Reads
+/// that queue no reply never pause a stream, so only the read budget stops
+/// one flooding peer from holding the loop.
+#[derive(Default)]
+struct Sink;
+
+#[channel]
+impl Sink {
+    #[on_read(delimiter = "\n", max = 65536)]
+    fn line(&mut self, s: &mut Stream<Self>, line: &[u8]) {
+        if line == b"ping" {
+            s.write(b"pong\n");
+        }
+    }
+
+    #[on_overflow_error]
+    fn long(&mut self, _s: &mut Stream<Self>, _error: &pants::Error) {}
+}
+
+#[test]
+#[ignore = "a server process for `a_flood_beside_a_ping_client_keeps_the_ping_fast`"]
+fn child_sink() {
+    serve_in_child::<Sink>();
+}
+
 #[test]
 fn a_flood_beside_a_ping_client_keeps_the_ping_fast() {
-    // Two clients stream 64 KiB writes at `echo` as fast as it takes them
-    // (reading the echo back on a second thread), and a third connects and
-    // disconnects as fast as it can. One engine thread serves them all and
-    // a ping client: a budget of reads per stream and of accepts per
-    // readiness event keeps the flood from starving the ping.
+    // Three clients write 64 KiB chunks of lines at a server that drops
+    // them, as fast as it takes them, and a fourth connects and disconnects
+    // (reset) as fast as it can. One engine thread serves them all and a
+    // ping client: a budget of reads per stream (and of accepts per
+    // listener) per readiness event keeps the flood from starving the
+    // ping. (It once did not: a stream listed twice for resuming got two
+    // budgets, the copies multiplied under the flood, and the ping's p50
+    // was 200-500 ms.)
     const PINGS: usize = 500;
-    const P99_CAP: Duration = Duration::from_millis(250);
-    let server = ExampleServer::start("echo", "127.0.0.1:0");
+    const P99_CAP: Duration = Duration::from_millis(150);
+    let server = child_server("child_sink");
     let addr = server.addr;
     let mut ping = connect(addr);
     let quiet = pings(&mut ping, 100);
@@ -751,44 +885,37 @@ fn a_flood_beside_a_ping_client_keeps_the_ping_fast() {
     let flooded = Arc::new(AtomicUsize::new(0));
     let accepted = Arc::new(AtomicUsize::new(0));
     let mut threads = Vec::new();
-    for _ in 0..2 {
+    let junk: Arc<Vec<u8>> = Arc::new(
+        (0..CHUNK)
+            .map(|i| if i % 1000 == 999 { b'\n' } else { b'j' })
+            .collect(),
+    );
+    for _ in 0..3 {
         let mut w = connect(addr);
-        let mut r = w.try_clone().expect("clone");
-        let stop_w = Arc::clone(&stop);
+        let (stop, flooded, junk) = (Arc::clone(&stop), Arc::clone(&flooded), Arc::clone(&junk));
         threads.push(thread::spawn(move || {
-            let mut at = 0;
-            while !stop_w.load(Ordering::Relaxed) {
-                if w.write_all(pattern_at(at, CHUNK)).is_err() {
+            while !stop.load(Ordering::Relaxed) {
+                if w.write_all(&junk).is_err() {
                     break;
                 }
-                at += CHUNK;
-            }
-            let _ = w.shutdown(Shutdown::Write);
-        }));
-        let flooded = Arc::clone(&flooded);
-        threads.push(thread::spawn(move || {
-            let mut buf = vec![0u8; CHUNK];
-            while let Ok(n) = r.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                flooded.fetch_add(n, Ordering::Relaxed);
+                flooded.fetch_add(junk.len(), Ordering::Relaxed);
             }
         }));
     }
-    let stop_c = Arc::clone(&stop);
-    let accepted_c = Arc::clone(&accepted);
+    let (stop_c, accepted_c) = (Arc::clone(&stop), Arc::clone(&accepted));
     threads.push(thread::spawn(move || {
         while !stop_c.load(Ordering::Relaxed) {
             if let Ok(mut c) = TcpStream::connect_timeout(&addr, TIMEOUT) {
-                let _ = c.write(b"x");
+                let _ = c.write(b"x\n");
                 accepted_c.fetch_add(1, Ordering::Relaxed);
+                // A reset leaves no TIME_WAIT behind: thousands of these
+                // must not use up the ephemeral ports other tests need.
+                reset_stream(c);
             }
         }
     }));
-    // Let the flood get going.
     wait_until("the flood to flow", TIMEOUT, || {
-        flooded.load(Ordering::Relaxed) > 16 * MIB && accepted.load(Ordering::Relaxed) > 100
+        flooded.load(Ordering::Relaxed) > 64 * MIB && accepted.load(Ordering::Relaxed) > 100
     });
     let started = Instant::now();
     let (flood_at, conns_at) = (
@@ -807,7 +934,7 @@ fn a_flood_beside_a_ping_client_keeps_the_ping_fast() {
     }
     eprintln!(
         "ping beside a flood: p50 {:?} p99 {:?} max {:?} (quiet: p50 {:?} p99 {:?}); \
-         meanwhile {flood_mb} MiB echoed and {conns} connections in {elapsed:?}",
+         meanwhile {flood_mb} MiB dropped and {conns} connections in {elapsed:?}",
         percentile(&loaded, 50),
         percentile(&loaded, 99),
         loaded[loaded.len() - 1],
@@ -819,8 +946,9 @@ fn a_flood_beside_a_ping_client_keeps_the_ping_fast() {
         "the ping's p99 was {:?} beside the flood",
         percentile(&loaded, 99)
     );
-    assert!(flood_mb > 0 && conns > 0, "the flood stopped while pinging");
-    still_well_then_stop(server);
+    // The storm is load, not a figure: on a machine short of ephemeral
+    // ports its connects may fail.
+    assert!(flood_mb > 0, "the flood stopped while pinging");
 }
 
 // ---------------------------------------------------------------------------

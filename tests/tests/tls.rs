@@ -132,6 +132,18 @@ fn pems() -> &'static Pems {
     })
 }
 
+impl Pki {
+    /// The server certificate's file.
+    pub(crate) fn server_cert(&self) -> &Path {
+        &self.server.cert
+    }
+
+    /// The server key's file.
+    pub(crate) fn server_key(&self) -> &Path {
+        &self.server.key
+    }
+}
+
 /// Starts the `tls_echo` example on `127.0.0.1:0` with `pki`'s server
 /// certificate.
 #[track_caller]
@@ -1915,6 +1927,8 @@ fn client_example_half_closes_after_the_handshake_not_during_it() {
     // printed, the server sees a clean EOF, and the client exits 0.
     // (It once sent `close_notify` in the middle of the handshake.)
     let pki = pki();
+    // First: it may build the examples, longer than the server waits.
+    let client = util::example("client");
     let port_file = pki.dir.path("port");
     let server = ChildGuard(
         Command::new("python3")
@@ -1944,7 +1958,7 @@ fn client_example_half_closes_after_the_handshake_not_during_it() {
         thread::sleep(Duration::from_millis(5));
     };
     let client = ChildGuard(
-        Command::new(util::example("client"))
+        Command::new(client)
             .arg("--ca")
             .arg(&pki.ca)
             .arg(format!("localhost:{port}"))
@@ -1958,9 +1972,11 @@ fn client_example_half_closes_after_the_handshake_not_during_it() {
     let greeter = util::finish(server, "the Python server", TIMEOUT);
     assert!(
         done.status.success(),
-        "client: {} {}",
+        "client: {} {}; the Python server: {} {}",
         done.status,
-        done.stderr
+        done.stderr,
+        greeter.status,
+        greeter.stderr
     );
     assert_eq!(show(&done.stdout), "hello\\n");
     assert!(greeter.status.success(), "server: {}", greeter.stderr);

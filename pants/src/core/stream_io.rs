@@ -254,6 +254,12 @@ impl<A> Core<A> {
         if !io.life.has(Lifecycle::CONNECTED) {
             return Ok(io.wq.is_empty());
         }
+        if io.reason().is_some_and(CloseReason::is_broken) {
+            // Reset: a handler's last replies (or records rustls still
+            // holds) have nowhere to go.
+            io.wq.clear();
+            return Ok(true);
+        }
         let before = io.wq.len();
         let drained = io.sock.write_queue(&mut io.wq)?;
         let wrote = before != io.wq.len();

@@ -69,10 +69,17 @@ impl<A: App> Engine<A> {
             return;
         }
         io.life.clear(Lifecycle::IN_CLOSING);
+        // A broken connection gets no `close_notify` (a write to a reset
+        // socket raises SIGPIPE); what is queued is tried all the same.
+        let notify_ok = !io.reason().is_some_and(CloseReason::is_broken);
         if io.life.has(Lifecycle::CONNECTED) {
             // The queue first, then (TLS) close_notify after it.
             let mut pending = !io.wq.is_empty() || io.sock.wants_write();
-            if !pending && !io.life.has(Lifecycle::HANDSHAKING) && io.sock.close_notify() {
+            if !pending
+                && notify_ok
+                && !io.life.has(Lifecycle::HANDSHAKING)
+                && io.sock.close_notify()
+            {
                 pending = true;
             }
             if pending {
@@ -88,10 +95,11 @@ impl<A: App> Engine<A> {
                     }
                 }
                 // Drained: close_notify may still be due.
-                let notify = self
-                    .core
-                    .stream_mut(key)
-                    .is_some_and(|io| io.sock.close_notify());
+                let notify = notify_ok
+                    && self
+                        .core
+                        .stream_mut(key)
+                        .is_some_and(|io| io.sock.close_notify());
                 if notify {
                     match self.core.flush(key) {
                         Ok(false) => return,

@@ -23,6 +23,12 @@ impl<A: App> Engine<A> {
         self.run_remote_calls();
         self.finish_resolutions();
         self.report_failures();
+        if !self.core.resume.is_empty() {
+            // Timers and calls ran user code: connections accepted now (a
+            // listener that spent its budget) start their timeouts from
+            // the time they are accepted, not from the top of the turn.
+            self.core.now = self.core.clock.now();
+        }
         self.run_resumed();
         self.check_shutdown_done();
         if self.core.stopping {
@@ -147,8 +153,20 @@ impl<A: App> Engine<A> {
         }
     }
 
+    /// Each channel on the resume list gets one more budget of reads (or
+    /// accepts, or datagrams) per turn, however many times it was listed:
+    /// a stream that used up its budget on a readiness edge while it was
+    /// already listed is listed twice, and without this the copies would
+    /// multiply turn after turn under a flood (each turn longer, so more
+    /// to read, so more copies) until one turn drained every flooding
+    /// socket whole and a ping beside them waited for it.
     fn run_resumed(&mut self) {
-        for (key, generation) in std::mem::take(&mut self.core.resume) {
+        let mut resumed = std::mem::take(&mut self.core.resume);
+        if resumed.len() > 1 {
+            resumed.sort_unstable();
+            resumed.dedup();
+        }
+        for (key, generation) in resumed {
             if !self.core.is_live(key, generation) {
                 continue;
             }

@@ -59,6 +59,16 @@ impl CloseReason {
         }
     }
 
+    /// Whether the connection itself is gone (a reset or a broken pipe, a
+    /// failed connect or handshake): nothing more is written to it, not
+    /// what is queued, not a TLS `close_notify` (each write would fail with
+    /// `EPIPE` and raise `SIGPIPE`). Other socket errors
+    /// ([`Error`](Self::Error), which a handler may also give
+    /// `close_because` for a protocol error) still flush what is queued.
+    pub(crate) fn is_broken(&self) -> bool {
+        matches!(self, Self::Reset | Self::ConnectFailed | Self::Handshake(_))
+    }
+
     /// Whether the stream ended the way a protocol expects (the peer or the
     /// application closed it, or the engine shut down).
     pub fn is_orderly(&self) -> bool {
