@@ -14,6 +14,9 @@
 mod addr;
 mod packed;
 mod read;
+
+#[cfg(test)]
+pub(crate) use read::delimited_model;
 mod tls;
 
 pub use addr::addr;

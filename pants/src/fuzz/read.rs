@@ -268,7 +268,7 @@ impl Machine {
 
 /// Complete lines are frames when at most `max` long, rejected otherwise;
 /// the unterminated rest at end of input is a last frame (or rejected).
-fn delimited_model(input: &[u8], delim: &[u8], max: usize) -> Vec<Seen> {
+pub(crate) fn delimited_model(input: &[u8], delim: &[u8], max: usize) -> Vec<Seen> {
     let verdict = |line: &[u8]| {
         if line.len() > max {
             Seen::Rejected(0)

@@ -143,28 +143,9 @@ fn random_input(rng: &mut XorShift, pieces: usize) -> Vec<u8> {
     input
 }
 
-/// The reference frames of a delimiter rule with a cap: complete lines are
-/// frames when at most `max` long, rejected otherwise; the unterminated
-/// rest at end of input is a last frame when at most `max` long.
-fn delimited_model(input: &[u8], delim: &[u8], max: usize) -> Vec<Seen> {
-    let verdict = |line: &[u8]| {
-        if line.len() > max {
-            Seen::Rejected(0)
-        } else {
-            frame(0, line)
-        }
-    };
-    let mut seen = Vec::new();
-    let mut rest = input;
-    while let Some(at) = rest.windows(delim.len()).position(|w| w == delim) {
-        seen.push(verdict(&rest[..at]));
-        rest = &rest[at + delim.len()..];
-    }
-    if !rest.is_empty() {
-        seen.push(verdict(rest));
-    }
-    seen
-}
+// The reference frames of a delimiter rule with a cap (shared with the
+// fuzz target).
+use crate::fuzz::delimited_model;
 
 /// The delimiters of the tests. The general tests below keep multi-byte
 /// delimiters under a cap no input reaches; the regression tests at the end
