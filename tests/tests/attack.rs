@@ -709,8 +709,9 @@ fn resets_in_the_middle_of_large_writes() {
 
 #[test]
 fn nothing_is_written_to_a_reset_tls_connection() {
-    // `tls_echo` under strace: 20 bare TCP connects that reset, then TLS
-    // clients that reset in the middle of an echo. Each read that reports
+    // `tls_echo` under strace: 20 bare TCP connects that reset, TLS
+    // clients that reset in the middle of an echo, and 40 that reset right
+    // after their ClientHello. Each read that reports
     // the reset closes the stream without another write: no `close_notify`
     // into a dead socket (it was written, and raised SIGPIPE each time:
     // found by the soak), so no EPIPE and no SIGPIPE.
@@ -738,6 +739,12 @@ fn nothing_is_written_to_a_reset_tls_connection() {
     let target = server.addr.to_string();
     let out = crate::tls::py(PY_TLS_RESETS, &target, &pki, &["4"]);
     assert_eq!(out.last().map(String::as_str), Some("reset 4"), "{out:?}");
+    let out = crate::tls::py(PY_TLS_VANISH, &target, &pki, &["40"]);
+    assert_eq!(
+        out.last().map(String::as_str),
+        Some("vanished 40"),
+        "{out:?}"
+    );
     let out = crate::tls::py(crate::tls::PY_PING, &target, &pki, &[]);
     assert_eq!(out.last().map(String::as_str), Some("echo ping"), "{out:?}");
     // The server's pid is strace's; SIGTERM goes to the traced example.
@@ -801,6 +808,22 @@ fn writes_after_a_reset(trace: &str) -> (usize, Vec<String>) {
     }
     (writes, late)
 }
+
+/// `ARGS[0]` times: a ClientHello, then a reset before the server's answer
+/// (which it then writes into a reset socket, and must write nothing more).
+const PY_TLS_VANISH: &str = r#"
+import struct
+for i in range(int(ARGS[0])):
+    s = context().wrap_socket(raw(), server_hostname="localhost", do_handshake_on_connect=False)
+    s.setblocking(False)
+    try:
+        s.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()
+say("vanished", ARGS[0])
+"#;
 
 /// `ARGS[0]` times: a TLS connection that writes without reading until a
 /// write makes no progress for 0.3 s, then resets (`SO_LINGER` 0).

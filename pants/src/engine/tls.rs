@@ -187,14 +187,18 @@ impl<A: App> Engine<A> {
         let Some(io) = self.core.stream_mut(key) else {
             return;
         };
-        io.sock.flush_alert();
-        io.life.clear(Lifecycle::HANDSHAKING | Lifecycle::UPGRADING);
         let reason = reason.unwrap_or_else(|| match source.kind() {
             io::ErrorKind::ConnectionReset
             | io::ErrorKind::ConnectionAborted
             | io::ErrorKind::BrokenPipe => CloseReason::Reset,
             kind => CloseReason::Handshake(Arc::new(io::Error::new(kind, source.to_string()))),
         });
+        // The alert (or a flight rustls still holds) goes out if the socket
+        // takes it now; not to a peer that reset (EPIPE, SIGPIPE).
+        if !matches!(reason, CloseReason::Reset) {
+            io.sock.flush_alert();
+        }
+        io.life.clear(Lifecycle::HANDSHAKING | Lifecycle::UPGRADING);
         let error = Error::Handshake {
             peer: io.remote.to_string(),
             source,
