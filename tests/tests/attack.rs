@@ -809,7 +809,7 @@ fn writes_after_a_reset(trace: &str) -> (usize, Vec<String>) {
     (writes, late)
 }
 
-/// `ARGS[0]` times: a ClientHello, then a reset before the server's answer
+/// `ARGS[0]` times: a `ClientHello`, then a reset before the server's answer
 /// (which it then writes into a reset socket, and must write nothing more).
 const PY_TLS_VANISH: &str = r#"
 import struct
