@@ -69,9 +69,13 @@ impl<A: App> Engine<A> {
             return;
         }
         io.life.clear(Lifecycle::IN_CLOSING);
-        // A broken connection gets no `close_notify` (a write to a reset
-        // socket raises SIGPIPE); what is queued is tried all the same.
-        let notify_ok = !io.reason().is_some_and(CloseReason::is_broken);
+        // No `close_notify` to a broken connection (`Core::flush` writes it
+        // nothing at all), nor to a peer that left without one (it closed
+        // the socket, not the session: the alert would mostly meet its
+        // reset, an EPIPE and a SIGPIPE, as the soak saw).
+        let notify_ok = !io
+            .reason()
+            .is_some_and(|r| r.is_broken() || matches!(r, CloseReason::Truncated));
         if io.life.has(Lifecycle::CONNECTED) {
             // The queue first, then (TLS) close_notify after it.
             let mut pending = !io.wq.is_empty() || io.sock.wants_write();

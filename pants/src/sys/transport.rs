@@ -118,8 +118,8 @@ impl Transport {
     /// Writes several buffers to a plain socket with one system call.
     pub(crate) fn write_plain_vectored(&self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
         match self {
-            Self::Tcp(sock) => Write::write_vectored(&mut &*sock, bufs),
-            Self::Unix(sock) => Write::write_vectored(&mut &*sock, bufs),
+            Self::Tcp(sock) => send_vectored(sock, bufs),
+            Self::Unix(sock) => send_vectored(sock, bufs),
             Self::Tls(_) | Self::None => Err(io::ErrorKind::NotConnected.into()),
         }
     }
@@ -296,6 +296,16 @@ fn retry(mut f: impl FnMut() -> io::Result<usize>) -> io::Result<usize> {
             other => return other,
         }
     }
+}
+
+/// `sendmsg` with `MSG_NOSIGNAL`: a peer that reset gives `EPIPE`, never a
+/// `SIGPIPE` (`writev` raises one, which kills a host program that has not
+/// ignored it; std's own socket writes use `MSG_NOSIGNAL` for the same
+/// reason).
+fn send_vectored(sock: &impl std::os::fd::AsFd, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+    let mut control = rustix::net::SendAncillaryBuffer::default();
+    rustix::net::sendmsg(sock, bufs, &mut control, rustix::net::SendFlags::NOSIGNAL)
+        .map_err(io::Error::from)
 }
 
 #[cfg(test)]
