@@ -13,8 +13,8 @@
 # Exit 0 on PASS; 1 on any error, a leak, a dead or misbehaving server.
 #
 # Environment: CONNS (default 1000, spread over the servers as below),
-# SAMPLE (seconds between samples, default 10), RSS_TOL (% over the
-# after-warm-up RSS allowed at the end, default 10), OUT (results
+# SAMPLE (seconds between samples, default 10), RSS_TOL (% over the first
+# half's peak RSS allowed at the end and in the second half, default 10), OUT (results
 # directory), SEED, SOAK_STRACE (1, the default if strace is installed:
 # each server runs under strace stopping at signals only, so a signal that
 # stops one is written down with its sender; 0: not), SOAK_SRC (tree: build the checkout as it is, the
